@@ -1,0 +1,61 @@
+"""The VAE family as a visgen plugin: VAE (MLP or conv) and beta-VAE as one model.
+
+Importing this module is cheap: the trainer (and torch) load when a run is built.
+"""
+from visgen import ModelSpec, Param, ViewDecl, hookimpl
+
+THEORY = """
+<h2>Variational autoencoder</h2>
+<p>An encoder maps <i>x</i> to a Gaussian <i>q</i><sub>φ</sub>(<i>z</i>|<i>x</i>) =
+𝒩(μ, σ²); a decoder gives <i>p</i><sub>θ</sub>(<i>x</i>|<i>z</i>). Both are trained by
+maximising the evidence lower bound (ELBO):</p>
+<p class="eq">log <i>p</i>(<i>x</i>) ≥ 𝔼<sub><i>q</i>(<i>z</i>|<i>x</i>)</sub>[log <i>p</i>(<i>x</i>|<i>z</i>)]
+− <i>D</i><sub>KL</sub>(<i>q</i>(<i>z</i>|<i>x</i>) ‖ <i>p</i>(<i>z</i>))</p>
+<p>The first term is the <b>reconstruction</b>; the second, the <b>KL</b> term, pulls each
+posterior towards the prior <i>p</i>(<i>z</i>) = 𝒩(0, <i>I</i>). For a diagonal Gaussian it
+has a closed form:</p>
+<p class="eq"><i>D</i><sub>KL</sub> = −½ Σ<sub><i>j</i></sub> (1 + log σ<sub><i>j</i></sub>² − μ<sub><i>j</i></sub>² − σ<sub><i>j</i></sub>²)</p>
+<p><b>Reparameterisation trick</b>: sample <i>z</i> = μ + σ ⊙ ε with ε ~ 𝒩(0, <i>I</i>), so
+gradients flow through μ and σ.</p>
+<p><b>β-VAE</b> weights the KL term: ℒ = recon + β · KL. β &gt; 1 trades reconstruction for a
+smoother, more disentangled latent space; β → 0 is a plain autoencoder. Watch the
+per-dimension KL bars: a dimension with KL ≈ 0 carries no information (posterior collapse).</p>
+<p>What to look for: the latent scatter sorts classes into regions; click anywhere in it to
+decode that point; samples from the prior are blurry compared with a GAN's.</p>
+"""
+
+VIEWS = [
+    ViewDecl("losses", "lines", "Loss", scalars=("neg_elbo", "recon", "kl"),
+             help="Negative ELBO = reconstruction + KL (per sample, nats)"),
+    ViewDecl("latent", "scatter", "Latent space", clickable=True,
+             help="Posterior means of 2,000 training points, coloured by class; click to decode"),
+    ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",)),
+    ViewDecl("recon", "image_grid", "Input vs reconstruction", datasets=("images",)),
+    ViewDecl("samples", "image_grid", "Samples from the prior", datasets=("images",)),
+    ViewDecl("traversal", "image_grid", "Latent traversal", datasets=("images",)),
+    ViewDecl("samples2d", "scatter", "Data and decoded samples", datasets=("points",)),
+    ViewDecl("kl_dims", "bars", "KL per latent dimension"),
+]
+
+PARAMS = [
+    Param("arch", "mlp", type="choice", choices=("mlp", "conv"),
+          help="MLP or convolutional encoder/decoder (conv needs image data)"),
+    Param("latent_dim", 2, type="int", min=1, max=128, help="Size of z; with 2 the latent plot is z itself"),
+    Param("hidden", 256, type="int", min=8, max=4096, help="Width of the MLP hidden layers / conv channels x8"),
+    Param("likelihood", "auto", type="choice", choices=("auto", "bernoulli", "gaussian"),
+          help="p(x|z): auto = Bernoulli for images, Gaussian (learned variance) for points"),
+    Param("beta", 1.0, min=0.0, max=20.0, live=True, help="Weight of the KL term (beta-VAE)"),
+    Param("lr", 1e-3, min=1e-6, max=1.0, live=True, log=True, help="Adam learning rate"),
+    Param("batch_size", 128, type="int", min=1, max=8192, help="Samples per step"),
+]
+
+
+@hookimpl
+def visgen_register_models():
+    """The VAE model."""
+    return [ModelSpec(
+        id="vae", family="VAE", title="Variational autoencoder (β-VAE)",
+        summary="Encoder q(z|x), decoder p(x|z), trained on the ELBO; beta weights the KL term.",
+        trainer="visgen_vae.trainer:VAETrainer", params=PARAMS, views=VIEWS,
+        data_kinds=("points", "images"), default_dataset="digits", theory=THEORY,
+    )]

@@ -1,0 +1,61 @@
+"""The VAE network and its loss, following the course notes' equations."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from visgen.nn import MLP, ConvDecoder, ConvEncoder
+
+
+class VAE(nn.Module):
+    """q(z|x) = N(mu, sigma^2) from the encoder; p(x|z) Bernoulli (logits) or Gaussian."""
+
+    def __init__(self, data_shape: tuple, latent_dim: int, hidden: int, arch: str, likelihood: str):
+        super().__init__()
+        self.data_shape, self.latent_dim, self.likelihood = tuple(data_shape), latent_dim, likelihood
+        dim = math.prod(data_shape)
+        if arch == "conv":
+            if len(data_shape) != 3:
+                raise ValueError("arch=conv needs image data; use arch=mlp for 2D points")
+            ch = max(8, hidden // 8)
+            self.encoder = ConvEncoder(data_shape, 2 * latent_dim, channels=ch)
+            self.decoder = ConvDecoder(latent_dim, data_shape, channels=ch)
+        else:
+            self.encoder = nn.Sequential(nn.Flatten(), MLP(dim, 2 * latent_dim, hidden))
+            self.decoder = nn.Sequential(MLP(latent_dim, dim, hidden), nn.Unflatten(1, data_shape))
+        # Gaussian decoder: one learned log-variance per data dimension.
+        self.log_var_x = nn.Parameter(torch.zeros(data_shape)) if likelihood == "gaussian" else None
+
+    def encode(self, x):
+        mu, log_var = self.encoder(x).chunk(2, dim=1)
+        return mu, log_var.clamp(-12, 8)
+
+    def decode(self, z):
+        """Decoder output: Bernoulli logits or Gaussian means."""
+        return self.decoder(z)
+
+    def mean(self, z):
+        """E[x|z] in data space."""
+        out = self.decode(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def loss(self, x, beta: float):
+        """Per-sample means of reconstruction, KL and the beta-weighted objective."""
+        mu, log_var = self.encode(x)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation: z = mu + sigma * eps
+        recon = self.recon_nll(x, self.decode(z)).mean()
+        kl_dims = (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).mean(0)  # closed-form KL per dim
+        kl = kl_dims.sum()
+        return recon + beta * kl, recon, kl, kl_dims
+
+    def recon_nll(self, x, out):
+        """-log p(x|z) per sample, summed over data dimensions (nats)."""
+        if self.likelihood == "bernoulli":
+            nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        else:
+            lv = self.log_var_x
+            nll = 0.5 * (math.log(2 * math.pi) + lv + (x - out).pow(2) / lv.exp())
+        return nll.flatten(1).sum(1)

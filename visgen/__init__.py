@@ -1,0 +1,45 @@
+"""visgen: learn generative models by watching them learn.
+
+This module is the public API for plugin authors. Importing it is cheap (no
+torch, no Qt); ``Trainer``, ``TrainContext``, ``to_numpy`` and ``Run`` load
+torch on first use. Shared model pieces live in ``visgen.nn``.
+"""
+from .core.errors import (CheckpointError, DataError, ParamError, UnknownNameError,
+                          VisgenError)
+from .core.hookspecs import hookimpl, hookspec
+from .core.params import Param
+from .core.snapshots import (Bars, Curves, Field2D, FrameSequence, Histogram,
+                             HistogramSeries, ImageGrid, PointSet, Scatter, Snapshot,
+                             Vectors)
+from .core.spec import DatasetSpec, ModelSpec, ViewDecl, ViewKind
+from .data.dataset import Dataset, Mixture
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Trainer": ".core.trainer",
+    "TrainContext": ".core.trainer",
+    "to_numpy": ".core.trainer",
+    "Run": ".core.run",
+    "RunState": ".core.run",
+    "Registry": ".core.registry",
+    "default_registry": ".core.registry",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'visgen' has no attribute {name!r}")
+
+
+__all__ = [
+    "hookimpl", "hookspec", "Param", "ModelSpec", "DatasetSpec", "ViewDecl", "ViewKind",
+    "Dataset", "Mixture", "Snapshot", "Scatter", "PointSet", "Vectors", "Histogram",
+    "HistogramSeries", "ImageGrid", "FrameSequence", "Field2D", "Bars", "Curves",
+    "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
+    *_LAZY,
+]

@@ -1,0 +1,1 @@
+"""The command line: ``visgen`` (GUI), ``visgen list``, ``visgen train``, ``visgen sample``."""

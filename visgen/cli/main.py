@@ -1,0 +1,83 @@
+"""Entry point of the ``visgen`` command.
+
+    visgen [--run MODEL[:DATASET]] [--set k=v ...] [--quit-after S] [--screenshot PNG]
+    visgen list [--json]
+    visgen train MODEL --dataset NAME [--steps N] [--set k=v ...] [--seed S] [--device D] --out DIR
+    visgen sample RUN_DIR [--n N] [--set k=v ...] --out FILE
+
+User mistakes (unknown names, bad values, bad data files) exit with status 2
+and one line on stderr; a model that crashes exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.errors import VisgenError
+
+COMMANDS = ("list", "train", "sample")
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="visgen", description=(
+        "Open the visgen window. Subcommands: list, train, sample (visgen COMMAND --help)."))
+    p.add_argument("--run", metavar="MODEL[:DATASET]", help="open with this run training")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="hyperparameter of the --run model (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--data-path", help="file or folder for datasets that read one")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long")
+    p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window when it closes")
+    p.add_argument("--fresh-layout", action="store_true", help="ignore the saved dock layout")
+    return p
+
+
+def _sub_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="visgen")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    lp = sub.add_parser("list", help="models, datasets, views and plugins")
+    lp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    tp = sub.add_parser("train", help="train headless and write a run folder")
+    tp.add_argument("model")
+    tp.add_argument("--dataset", help="dataset name (default: the model's default)")
+    tp.add_argument("--data-path", help="file or folder for datasets that read one")
+    tp.add_argument("--steps", type=int, help="training steps (default: the model's default)")
+    tp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    tp.add_argument("--out", required=True, help="run folder to write")
+
+    sp = sub.add_parser("sample", help="sample from a saved run")
+    sp.add_argument("run_dir")
+    sp.add_argument("--n", type=int, default=64)
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="sampling parameters, e.g. a sampler (structural ones must match the run)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--out", required=True, help="PNG grid, or CSV for 2D points")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            args = _sub_parser().parse_args(argv)
+            import importlib
+            return importlib.import_module(f".{args.command}_command", __package__).run(args)
+        args = _gui_parser().parse_args(argv)
+        from ..gui.app import run_gui
+        return run_gui(args)
+    except VisgenError as exc:
+        print(f"visgen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("visgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

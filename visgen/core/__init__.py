@@ -1,0 +1,1 @@
+"""The Qt-free core: specs, plugins, runs, streams, run files, metrics."""

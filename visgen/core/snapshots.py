@@ -1,0 +1,197 @@
+"""Typed snapshots: what a trainer hands to a view.
+
+Every snapshot holds plain numpy arrays that the trainer will never touch again
+(copies, not views of live tensors), so the GUI thread may read them while
+training goes on. Scalars are not snapshots: they travel in a bounded buffer
+(see ``visgen.core.streams``); everything here is "latest value wins".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+def _f32(a) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+
+
+@dataclass
+class Snapshot:
+    """Base class. ``step`` is the training step the snapshot was taken at."""
+
+    step: int = field(default=0, kw_only=True)
+
+
+@dataclass
+class PointSet:
+    """One named cloud of 2D points, optionally labelled by class or mixture component.
+
+    ``labels`` are small non-negative ints indexing ``class_names`` (and the colour
+    palette); ``color`` is an RGB(A) tuple used when there are no labels.
+    """
+
+    name: str
+    xy: np.ndarray
+    labels: Optional[np.ndarray] = None
+    class_names: Optional[Sequence[str]] = None
+    color: Optional[tuple] = None
+    size: float = 5.0
+
+    def __post_init__(self):
+        self.xy = _f32(self.xy).reshape(-1, 2)
+        if self.labels is not None:
+            self.labels = np.ascontiguousarray(np.asarray(self.labels, dtype=np.int64)).reshape(-1)
+            if len(self.labels) != len(self.xy):
+                raise ValueError(f"{self.name}: {len(self.labels)} labels for {len(self.xy)} points")
+
+
+@dataclass
+class Vectors:
+    """Arrows drawn from ``origins`` along ``directions`` (both (N, 2))."""
+
+    name: str
+    origins: np.ndarray
+    directions: np.ndarray
+    color: Optional[tuple] = None
+
+    def __post_init__(self):
+        self.origins = _f32(self.origins).reshape(-1, 2)
+        self.directions = _f32(self.directions).reshape(-1, 2)
+
+
+@dataclass
+class Scatter(Snapshot):
+    """One or more point clouds in a plane (latent space, data vs samples)."""
+
+    series: list[PointSet]
+    x_label: str = ""
+    y_label: str = ""
+    vectors: list[Vectors] = field(default_factory=list)
+
+
+@dataclass
+class HistogramSeries:
+    """Raw values of one series; the view bins all series of a snapshot together."""
+
+    name: str
+    values: np.ndarray
+    color: Optional[tuple] = None
+
+    def __post_init__(self):
+        self.values = _f32(self.values).reshape(-1)
+
+
+@dataclass
+class Histogram(Snapshot):
+    """Overlaid histograms, e.g. D(x) on real data against D(G(z)) on fakes."""
+
+    series: list[HistogramSeries]
+    bins: int = 40
+    range: Optional[tuple[float, float]] = None
+    x_label: str = ""
+
+
+@dataclass
+class ImageGrid(Snapshot):
+    """A batch of images shown as a grid.
+
+    ``images`` is (N, H, W) greyscale or (N, H, W, 3) RGB, float in [0, 1].
+    ``nrow`` is the number of images per row (default: about square).
+    """
+
+    images: np.ndarray
+    nrow: Optional[int] = None
+    captions: Optional[Sequence[str]] = None
+    title: str = ""
+
+    def __post_init__(self):
+        self.images = np.clip(_f32(self.images), 0.0, 1.0)
+        if self.images.ndim not in (3, 4):
+            raise ValueError(f"ImageGrid wants (N,H,W) or (N,H,W,3), got shape {self.images.shape}")
+
+    @classmethod
+    def from_chw(cls, images, **kwargs) -> "ImageGrid":
+        """Build from a torch-style (N, C, H, W) batch with C = 1 or 3."""
+        x = np.asarray(images)
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"from_chw wants (N, 1|3, H, W), got shape {x.shape}")
+        return cls(x[:, 0] if x.shape[1] == 1 else np.moveaxis(x, 1, -1), **kwargs)
+
+
+@dataclass
+class FrameSequence(Snapshot):
+    """An ordered sequence of frames with a scrubber and play button.
+
+    Either ``images`` (T, H, W) / (T, H, W, 3) in [0, 1] - each frame usually a
+    tiled grid - or ``points`` (T, N, 2) for point clouds moving in the plane.
+    ``labels`` names each frame (e.g. "t = 999").
+    """
+
+    labels: Sequence[str]
+    images: Optional[np.ndarray] = None
+    points: Optional[np.ndarray] = None
+    point_labels: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        if (self.images is None) == (self.points is None):
+            raise ValueError("FrameSequence needs exactly one of images or points")
+        if self.images is not None:
+            self.images = np.clip(_f32(self.images), 0.0, 1.0)
+        if self.points is not None:
+            self.points = _f32(self.points)
+        n = len(self.images if self.images is not None else self.points)
+        if len(self.labels) != n:
+            raise ValueError(f"{len(self.labels)} labels for {n} frames")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Field2D(Snapshot):
+    """A scalar field over a rectangle (a heatmap) with optional points and arrows on top.
+
+    ``values`` is (H, W), row 0 at ``ymin``; ``extent`` is (xmin, xmax, ymin, ymax).
+    """
+
+    values: np.ndarray
+    extent: tuple[float, float, float, float]
+    levels: Optional[tuple[float, float]] = None
+    points: list[PointSet] = field(default_factory=list)
+    vectors: list[Vectors] = field(default_factory=list)
+    value_label: str = ""
+
+    def __post_init__(self):
+        self.values = _f32(self.values)
+        if self.values.ndim != 2:
+            raise ValueError(f"Field2D wants a 2D array, got shape {self.values.shape}")
+
+
+@dataclass
+class Bars(Snapshot):
+    """One bar per label (e.g. KL per latent dimension, codebook usage)."""
+
+    labels: Sequence[str]
+    values: np.ndarray
+    y_label: str = ""
+
+    def __post_init__(self):
+        self.values = _f32(self.values).reshape(-1)
+        if len(self.labels) != len(self.values):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.values)} bars")
+
+
+@dataclass
+class Curves(Snapshot):
+    """Named curves over a shared x axis (e.g. a noise schedule against t)."""
+
+    x: np.ndarray
+    ys: dict[str, np.ndarray]
+    x_label: str = ""
+    log_y: bool = False
+
+    def __post_init__(self):
+        self.x = _f32(self.x).reshape(-1)
+        self.ys = {k: _f32(v).reshape(-1) for k, v in self.ys.items()}

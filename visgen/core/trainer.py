@@ -1,0 +1,121 @@
+"""The trainer protocol: a plugin's model and its one training step.
+
+The runtime (``visgen.core.run``) owns the loop - start, pause, single step,
+stop, seeding, device, checkpoints, NaN guard - and calls a trainer from one
+worker thread only, so a trainer needs no locks of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from ..data.dataset import Dataset
+from .spec import ModelSpec
+
+
+@dataclass
+class TrainContext:
+    """What a trainer is built from.
+
+    ``params`` holds validated hyperparameter values; ``emit(view_id, snapshot)``
+    pushes a snapshot without being asked (latest wins, never queued).
+    """
+
+    spec: ModelSpec
+    dataset: Dataset
+    params: dict
+    device: torch.device
+    seed: int = 0
+    emit: Callable[[str, Any], None] = field(default=lambda view_id, snapshot: None)
+
+
+class Trainer:
+    """Base class of every model's trainer.
+
+    Subclasses build their networks and optimisers in ``__init__(ctx)`` and
+    implement ``step``; the other methods have useful defaults. Modules and
+    optimisers stored as attributes are checkpointed automatically.
+    """
+
+    def __init__(self, ctx: TrainContext):
+        self.ctx = ctx
+        self.params = dict(ctx.params)
+        self.device = ctx.device
+        self.dataset = ctx.dataset
+        self.step_count = 0
+
+    # -- training -------------------------------------------------------
+    def step(self, phase: Optional[str] = None) -> dict:
+        """Run one optimisation step and return its scalars (name -> float).
+
+        ``phase`` is None for a normal step or one of ``spec.phases`` (e.g.
+        ``"D"`` to step only a GAN's discriminator).
+        """
+        raise NotImplementedError
+
+    def set_params(self, changed: dict) -> None:
+        """Apply live parameters (declared ``live=True``) before the next step."""
+        self.params.update(changed)
+
+    # -- views ----------------------------------------------------------
+    def snapshot(self, view_id: str):
+        """Return a snapshot for the view ``view_id``, or None if there is nothing to show.
+
+        Called only when that view is ready to draw, so it may be expensive.
+        """
+        return None
+
+    def on_click(self, view_id: str, x: float, y: float) -> dict:
+        """Handle a click at data coordinates (x, y) on a clickable view.
+
+        Return ``{view_id: snapshot}`` for the views the click updates.
+        """
+        return {}
+
+    # -- sampling and evaluation ----------------------------------------
+    def sample(self, n: int) -> np.ndarray:
+        """Draw ``n`` samples in data space: (n, 2) points or (n, C, H, W) images in [0, 1]."""
+        raise NotImplementedError
+
+    def summary(self) -> dict:
+        """Extra final metrics for ``summary.json`` (name -> float)."""
+        return {}
+
+    # -- checkpoints ----------------------------------------------------
+    def _stateful(self) -> dict:
+        return {k: v for k, v in vars(self).items()
+                if isinstance(v, (torch.nn.Module, torch.optim.Optimizer))}
+
+    def state_dict(self) -> dict:
+        """Tensors and plain values only, so loading never needs to run code."""
+        state = {k: v.state_dict() for k, v in self._stateful().items()}
+        state["step_count"] = self.step_count
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in self._stateful().items():
+            if k not in state:
+                raise KeyError(f"checkpoint has no state for {k!r}")
+            v.load_state_dict(state[k])
+        self.step_count = int(state.get("step_count", 0))
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A copy the GUI thread may keep: training will never mutate it."""
+    return t.detach().to("cpu", torch.float32).numpy().copy()
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from .errors import VisgenError
+        raise VisgenError("device cuda requested but no CUDA GPU is available; use --device cpu or auto")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        from .errors import VisgenError
+        raise VisgenError(f"unknown device {name!r}; valid: auto, cpu, cuda")
+    return torch.device(name)

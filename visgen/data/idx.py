@@ -1,0 +1,170 @@
+"""Strict reader for IDX files (the MNIST / Fashion-MNIST format), plain or gzipped.
+
+An IDX file is: two zero bytes, a dtype byte (0x08 = unsigned byte, the only
+one used by MNIST-style sets), the number of dimensions, each dimension as a
+big-endian uint32, then the data. Images (``idx3``) have magic 0x00000803,
+labels (``idx1``) 0x00000801. A file that is not exactly as long as its header
+says is refused: a truncated download must not train silently on zeros.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import zlib
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..core.errors import DataError
+from .dataset import Dataset
+
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+MNIST_ENV = "VISGEN_MNIST_DIR"
+
+# Base names of the standard files; some mirrors use a dot before "idx".
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected an IDX file") from None
+    except EOFError:
+        raise DataError(f"{path}: gzip data is truncated") from None
+    except (OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DataError(f"{path}: cannot read ({exc})") from None
+
+
+def read_idx(path, magic: int) -> np.ndarray:
+    """Read an IDX file of unsigned bytes whose magic number must be ``magic``.
+
+    Returns a uint8 array shaped by the header. Raises ``DataError`` naming the
+    file on a wrong magic number, dtype, or a size that differs from the header.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
+    if data[:2] != b"\0\0":
+        raise DataError(f"{path}: not an IDX file (bad magic number 0x{data[:4].hex()})")
+    if data[2] != 0x08:
+        raise DataError(f"{path}: element type 0x{data[2]:02x} is not unsigned byte (0x08)")
+    got = int.from_bytes(data[:4], "big")
+    if got != magic:
+        kind = "idx3 images" if magic == IMAGES_MAGIC else "idx1 labels"
+        raise DataError(f"{path}: bad magic number 0x{got:08x}, expected 0x{magic:08x} ({kind})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated header ({len(data)} bytes, need {header})")
+    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + math.prod(dims)  # Python ints: no overflow on a garbage header
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "too long"
+        raise DataError(f"{path}: {what}: {len(data)} bytes, header {'x'.join(map(str, dims))} "
+                        f"implies {expected}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_idx_images(path) -> np.ndarray:
+    """Read an ``idx3-ubyte`` image file as a (N, H, W) uint8 array."""
+    return read_idx(path, IMAGES_MAGIC)  # the magic fixes ndim at 3
+
+
+def read_idx_labels(path) -> np.ndarray:
+    """Read an ``idx1-ubyte`` label file as a (N,) uint8 array."""
+    return read_idx(path, LABELS_MAGIC)  # the magic fixes ndim at 1
+
+
+def find_idx_file(folder, base: str) -> Optional[Path]:
+    """The file for ``base`` in ``folder``: plain, ``.gz``, or with a dot before ``idx``."""
+    folder = Path(folder)
+    dotted = base.replace("-idx", ".idx")
+    for name in (base, base + ".gz", dotted, dotted + ".gz"):
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def idx_folder_status(folder) -> tuple:
+    """``(True, "")`` if ``folder`` holds the four standard IDX files, else ``(False, why)``."""
+    folder = Path(os.path.expanduser(str(folder)))
+    if not folder.is_dir():
+        return False, f"folder {folder} not found"
+    missing = [b for pair in _FILES.values() for b in pair if find_idx_file(folder, b) is None]
+    if len(missing) == 4:
+        return False, f"no IDX files in {folder}"
+    if missing:
+        return False, f"{folder} lacks {', '.join(missing)}"
+    return True, ""
+
+
+def load_idx_folder(folder, split: str = "train", limit: Optional[int] = None, name: str = "idx",
+                    class_names: Optional[Sequence[str]] = None) -> Dataset:
+    """Load one split of an MNIST-style folder as (N, 1, H, W) float32 in [0, 1].
+
+    ``split`` is ``"train"`` or ``"test"`` (the ``t10k`` files); ``limit`` keeps
+    the first ``limit`` samples. Without ``class_names`` the labels are named
+    "0".."K-1".
+    """
+    if split not in _FILES:
+        raise DataError(f"{name}: split must be 'train' or 'test', got {split!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                              or limit < 1):
+        raise DataError(f"{name}: limit must be a positive integer, got {limit!r}")
+    folder = Path(os.path.expanduser(str(folder)))
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found" if not folder.exists()
+                        else f"{folder}: not a folder")
+    paths = []
+    for base in _FILES[split]:
+        p = find_idx_file(folder, base)
+        if p is None:
+            raise DataError(f"{folder}: no {base} (or {base}.gz)")
+        paths.append(p)
+    images = read_idx_images(paths[0])
+    labels = read_idx_labels(paths[1])
+    if len(images) != len(labels):
+        raise DataError(f"{paths[1]}: {len(labels)} labels for {len(images)} images in {paths[0].name}")
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    k = len(class_names) if class_names else int(labels.max(initial=0)) + 1
+    if len(labels) and int(labels.max()) >= k:
+        raise DataError(f"{paths[1]}: label {int(labels.max())} out of range for {k} classes")
+    names = list(class_names) if class_names else [str(i) for i in range(k)]
+    x = images[:, None].astype(np.float32) / 255.0
+    return Dataset(name=name, kind="images", x=x, labels=labels, class_names=names,
+                   source=str(folder))
+
+
+def mnist_dir() -> str:
+    """The MNIST folder: ``$VISGEN_MNIST_DIR`` or ``~/.visgen/data/mnist``."""
+    return os.environ.get(MNIST_ENV) or os.path.expanduser("~/.visgen/data/mnist")
+
+
+def load_fashion_mnist(path=None, split: str = "train", limit: Optional[int] = None) -> Dataset:
+    """Fashion-MNIST (28x28 greyscale, 10 clothing classes) from ``path`` or the Debian package folder."""
+    return load_idx_folder(path or FASHION_MNIST_DIR, split, limit, "fashion-mnist",
+                           FASHION_MNIST_CLASSES)
+
+
+def load_mnist(path=None, split: str = "train", limit: Optional[int] = None) -> Dataset:
+    """MNIST digits (28x28 greyscale) from ``path``, ``$VISGEN_MNIST_DIR`` or ``~/.visgen/data/mnist``."""
+    return load_idx_folder(path or mnist_dir(), split, limit, "mnist", [str(d) for d in range(10)])
