@@ -29,11 +29,11 @@ VIEWS = [
              help="Negative ELBO = reconstruction + KL (per sample, nats)"),
     ViewDecl("latent", "scatter", "Latent space", clickable=True,
              help="Posterior means of 2,000 training points, coloured by class; click to decode"),
-    ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",)),
-    ViewDecl("recon", "image_grid", "Input vs reconstruction", datasets=("images",)),
     ViewDecl("samples", "image_grid", "Samples from the prior", datasets=("images",)),
-    ViewDecl("traversal", "image_grid", "Latent traversal", datasets=("images",)),
     ViewDecl("samples2d", "scatter", "Data and decoded samples", datasets=("points",)),
+    ViewDecl("recon", "image_grid", "Input vs reconstruction", datasets=("images",)),
+    ViewDecl("traversal", "image_grid", "Latent traversal", datasets=("images",)),
+    ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",)),
     ViewDecl("kl_dims", "bars", "KL per latent dimension"),
 ]
 

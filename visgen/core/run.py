@@ -156,11 +156,15 @@ class Run:
             self._ensure_worker()
             self._cond.notify_all()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the worker thread and wait for it; the trainer is kept (for saving)."""
+    def request_stop(self) -> None:
+        """Ask the worker to stop after its current step, without waiting."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the worker thread and wait for it; the trainer is kept (for saving)."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():

@@ -1,0 +1,65 @@
+"""Shared fixtures. Every test runs offscreen, without entry-point autoloading
+unless it asks for it, and fails if it leaves a thread or a Qt timer running."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads(request):
+    """Fail a test that leaves a worker thread (or a started QTimer) behind.
+
+    Set up before qtbot, so it is torn down after qtbot has closed its widgets.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                 and not t.name.startswith(("QDBus", "pydevd", "ThreadPoolExecutor"))]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not extra, f"test left threads running: {[t.name for t in extra]}"
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError:
+        return
+    app = QApplication.instance()
+    if app is None:
+        return
+    active = [t for w in app.topLevelWidgets() for t in w.findChildren(QTimer)
+              if t.isActive()]
+    assert not active, f"test left {len(active)} active QTimer(s)  in top-level widgets"
+
+
+@pytest.fixture
+def registry():
+    """A registry with visgen's datasets and views and the built-in VAE, no autoloading."""
+    from visgen.core.registry import Registry
+    from visgen.core import builtin_views
+    from visgen.data import builtin_datasets
+    import visgen_vae
+
+    reg = Registry()
+    reg.register(builtin_datasets, "visgen.datasets")
+    reg.register(builtin_views, "visgen.views")
+    reg.register(visgen_vae, "vae")
+    return reg
+
+
+@pytest.fixture
+def stop_runs():
+    """Collects runs made by a test and stops them however the test ends."""
+    runs = []
+    yield runs.append
+    for r in runs:
+        r.stop()

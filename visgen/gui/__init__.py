@@ -1,0 +1,1 @@
+"""Qt widgets of visgen: the main window and the views that draw snapshots."""

@@ -1,0 +1,54 @@
+"""Start the Qt application: ``visgen`` and ``visgen --run MODEL[:DATASET]``."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from ..core.errors import VisgenError
+
+
+def run_gui(args) -> int:
+    """Open the main window; with ``--run``, start that run; return the exit status."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on the GUI's core
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ..core.registry import default_registry
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("visgen")
+    app.setOrganizationName("visgen")
+    registry = default_registry()
+
+    window = MainWindow(registry, restore_layout=not args.fresh_layout)
+    if args.run:
+        model, _, dataset = args.run.partition(":")
+        run = window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
+                             device=args.device, dataset_path=args.data_path)
+        window.panel.select_model(model)
+        run.start()
+    elif args.set:
+        raise VisgenError("--set needs --run MODEL")
+    window.show()
+
+    if args.screenshot:
+        shot = args.screenshot
+
+        def save_screenshot():
+            window._pull()  # draw whatever arrived since the last tick
+            if not window.grab().save(shot):
+                print(f"visgen: could not write screenshot {shot}", file=sys.stderr)
+        window.before_close = save_screenshot
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+
+    # Ctrl-C in the terminal closes the window cleanly; the timer lets Python see the signal.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    status = app.exec()
+    wake.stop()
+    return status

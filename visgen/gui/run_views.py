@@ -1,0 +1,76 @@
+"""The docks of one run, and the pull loop that feeds them.
+
+The GUI pulls: a timer in the main window calls ``refresh`` about 30 times a
+second. Scalar views redraw when the run's scalar buffer changed; every other
+view takes the newest snapshot from its latest-wins slot and, while it is
+visible, asks the run for the next one. A hidden dock asks for nothing, so it
+costs training nothing.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+
+from ..core.spec import resolve
+
+
+class RunViews:
+    """Creates a dock per view the run's model declares for its data kind."""
+
+    LINES_INTERVAL = 0.1  # seconds; long curves need not redraw at 30 Hz
+
+    def __init__(self, window, run, slot: int):
+        self.run = run
+        self.slot = slot
+        self.docks: dict = {}
+        self.views: dict = {}
+        self._scalar_version = -1
+        self._lines_at = 0.0
+        kinds = run.registry.view_kinds
+        for decl in run.spec.views_for(run.dataset_spec.kind):
+            kind = kinds.get(decl.kind)
+            if kind is None:
+                continue  # a view kind from a plugin that is not installed
+            view = resolve(kind.widget)(decl)
+            if decl.clickable:
+                view.clicked.connect(lambda x, y, vid=decl.id: self.run.click(vid, x, y))
+            dock = QDockWidget(f"{decl.title} — {run.name}", window)
+            dock.setObjectName(f"view:{decl.id}:{slot}")
+            dock.setWidget(view)
+            dock.setAllowedAreas(Qt.AllDockWidgetAreas)
+            self.docks[decl.id] = dock
+            self.views[decl.id] = view
+
+    def refresh(self) -> None:
+        """Pull what is new from the run into the views (GUI thread)."""
+        run = self.run
+        now = time.perf_counter()
+        if run.scalars.version != self._scalar_version and now - self._lines_at >= self.LINES_INTERVAL:
+            self._scalar_version = run.scalars.version
+            self._lines_at = now
+            for view_id, view in self.views.items():
+                if view.decl.scalars:
+                    view.show_scalars(run.scalars.series(view.decl.scalars))
+        for view_id, view in self.views.items():
+            if view.decl.scalars:
+                continue
+            snap = run.take(view_id)
+            if snap is not None:
+                view.show_snapshot(snap)
+            if self._visible(view_id):
+                run.request(view_id)
+
+    def _visible(self, view_id: str) -> bool:
+        dock = self.docks[view_id]
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+    def clear(self) -> None:
+        self._scalar_version = -1
+        for view in self.views.values():
+            view.clear()
+
+    def shutdown(self) -> None:
+        for view in self.views.values():
+            view.shutdown()

@@ -1,0 +1,61 @@
+"""A scalar field over the plane as a heatmap, with points and arrows on top."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+from ...core.snapshots import Field2D
+from .base import PointLayer, VectorLayer, View, add_legend, make_plot
+
+
+class FieldView(View):
+    """Draws ``Field2D`` snapshots: a viridis ImageItem stretched over ``extent``,
+    a colour bar, then the snapshot's point sets and arrows."""
+
+    def __init__(self, decl, parent=None):
+        super().__init__(decl, parent)
+        self.plot = make_plot(self.layout_, aspect=True)
+        self.plot.showGrid(x=False, y=False)
+        self.plot_item = self.plot.getPlotItem()
+        self.legend = add_legend(self.plot_item)
+        cmap = pg.colormap.get("viridis")
+        # Row 0 is at ymin and y points up, so row-major data needs no flip.
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(cmap)
+        self.image.setZValue(-10)
+        self.plot_item.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(colorMap=cmap, interactive=False, width=12, pen="k")
+        self.colorbar.setImageItem(self.image, insert_in=self.plot_item)
+        self.colorbar.axis.enableAutoSIPrefix(False)  # "(x0.001)" on a density axis confuses
+        self.points = PointLayer(self.plot_item, self.legend)
+        self.vectors = VectorLayer(self.plot_item, default_color=(255, 255, 255))
+        self._extent = None
+
+    def show_snapshot(self, snapshot: Field2D) -> None:
+        self.last_snapshot = snapshot
+        values = snapshot.values
+        if snapshot.levels is not None:
+            levels = tuple(float(v) for v in snapshot.levels)
+        else:
+            finite = values[np.isfinite(values)]
+            levels = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if levels[1] <= levels[0]:
+            levels = (levels[0], levels[0] + 1e-6)
+        self.image.setImage(values, autoLevels=False, levels=levels)
+        extent = tuple(float(e) for e in snapshot.extent)
+        xmin, xmax, ymin, ymax = extent
+        self.image.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
+        if extent != self._extent:
+            self._extent = extent
+            self.plot_item.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        self.colorbar.setLevels(levels)
+        self.colorbar.setLabel("right", snapshot.value_label or None)
+        self.points.show(snapshot.points)
+        self.vectors.show(snapshot.vectors)
+
+    def clear(self) -> None:
+        super().clear()
+        self.image.clear()
+        self.points.clear()
+        self.vectors.clear()

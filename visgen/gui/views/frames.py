@@ -1,0 +1,142 @@
+"""A sequence of frames (e.g. a diffusion chain) with a scrubber and a play button."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider
+
+from ...core.imaging import class_color
+from ...core.snapshots import FrameSequence
+from .base import View, class_brushes, solid_brush
+from .image_grid import image_box, set_image
+
+
+class FramesView(View):
+    """Draws ``FrameSequence`` snapshots one frame at a time.
+
+    Image frames go into an ImageItem (upright, levels 0..1); point frames into a
+    ScatterPlotItem coloured by ``point_labels``. Play loops at about 10 fps.
+    """
+
+    FPS = 10
+
+    def __init__(self, decl, parent=None):
+        super().__init__(decl, parent)
+        self.plot, self.image = image_box(self.layout_)
+        self.plot_item = self.plot.getPlotItem()
+        self.scatter = pg.ScatterPlotItem(pen=None, size=5)
+        self.plot_item.addItem(self.scatter)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 2, 4, 2)
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setFixedWidth(64)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 0)
+        self.frame_label = QLabel()
+        self.frame_label.setMinimumWidth(90)
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.frame_label)
+        self.layout_.addLayout(controls)
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000 // self.FPS)
+        self.timer.timeout.connect(self._advance)
+        self.play_button.toggled.connect(self.set_playing)
+        self.slider.valueChanged.connect(self._show_frame)
+        self._brushes = None
+        self._mode = None
+
+    @property
+    def index(self) -> int:
+        return self.slider.value()
+
+    def show_snapshot(self, snapshot: FrameSequence) -> None:
+        old = self.last_snapshot
+        self.last_snapshot = snapshot
+        n = len(snapshot)
+        mode = "images" if snapshot.images is not None else "points"
+        self._brushes = (class_brushes(snapshot.point_labels)
+                         if mode == "points" and snapshot.point_labels is not None else None)
+        if mode != self._mode:
+            self._set_mode(mode)
+        if mode == "points" and (old is None or old.points is None or old.points.shape != snapshot.points.shape):
+            # One range for the whole sequence, so motion is visible rather than rescaled away.
+            pts = snapshot.points.reshape(-1, 2)
+            pts = pts[np.isfinite(pts).all(1)]
+            if len(pts):
+                lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
+                lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
+                # Python floats: pyqtgraph compares against float64 limits and float32 overflows.
+                self.plot_item.setRange(xRange=(float(lo[0]), float(hi[0])), yRange=(float(lo[1]), float(hi[1])),
+                                        padding=0)
+        # A new chain of the same length keeps the scrubbed frame; otherwise show
+        # the last frame, the finished result.
+        keep = old is not None and len(old) == n
+        index = self.slider.value() if keep else n - 1
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, n - 1)
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        self._show_frame(index)
+
+    def _set_mode(self, mode: str) -> None:
+        self._mode = mode
+        vb = self.plot_item.getViewBox()
+        images = mode == "images"
+        self.image.setVisible(images)
+        self.scatter.setVisible(not images)
+        vb.invertY(images)
+        self.plot_item.showAxis("left", not images)
+        self.plot_item.showAxis("bottom", not images)
+        if images:
+            self.scatter.clear()
+            vb.enableAutoRange()
+        else:
+            self.image.clear()
+
+    def _show_frame(self, i: int) -> None:
+        s = self.last_snapshot
+        if s is None or not len(s):
+            return
+        i = int(np.clip(i, 0, len(s) - 1))
+        if s.images is not None:
+            set_image(self.image, s.images[i])
+        else:
+            brush = self._brushes if self._brushes is not None else solid_brush(class_color(0))
+            self.scatter.setData(pos=s.points[i], brush=brush)
+        self.frame_label.setText(f"{s.labels[i]}  ({i + 1}/{len(s)})")
+
+    def current_frame(self) -> np.ndarray | None:
+        """The array drawn now: the image of the frame, or its points."""
+        if self.last_snapshot is None:
+            return None
+        return self.image.image if self._mode == "images" else np.column_stack(self.scatter.getData())
+
+    def set_playing(self, on: bool) -> None:
+        """Start or stop the ~10 fps loop."""
+        if self.play_button.isChecked() != on:
+            self.play_button.setChecked(on)  # re-enters via toggled
+            return
+        self.play_button.setText("Pause" if on else "Play")
+        if on:
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _advance(self) -> None:
+        n = self.slider.maximum() + 1
+        if self.last_snapshot is not None and n > 1:
+            self.slider.setValue((self.slider.value() + 1) % n)
+
+    def clear(self) -> None:
+        super().clear()
+        self.set_playing(False)
+        self.image.clear()
+        self.scatter.clear()
+        self.slider.setRange(0, 0)
+        self.frame_label.setText("")
+
+    def shutdown(self) -> None:
+        self.set_playing(False)
