@@ -5,7 +5,6 @@ Importing this module is cheap: the trainer (and torch) load when a run is built
 from visgen import ModelSpec, Param, ViewDecl, hookimpl
 
 THEORY = """
-<h2>Variational autoencoder</h2>
 <p>An encoder maps <i>x</i> to a Gaussian <i>q</i><sub>φ</sub>(<i>z</i>|<i>x</i>) =
 𝒩(μ, σ²); a decoder gives <i>p</i><sub>θ</sub>(<i>x</i>|<i>z</i>). Both are trained by
 maximising the evidence lower bound (ELBO):</p>

@@ -94,8 +94,8 @@ class VAETrainer(Trainer):
         return ImageGrid.from_chw(to_numpy(self.model.mean(zz)), nrow=9, title=title)
 
     def _view_samples2d(self, clicked=None):
-        data = PointSet("data", to_numpy(self.data.x[self.view_idx]), color=(170, 170, 170), size=3)
-        series = [data, PointSet("samples", self.sample(1000), color=(214, 39, 40), size=4)]
+        data = PointSet("data", to_numpy(self.data.x[self.view_idx]), color=(90, 90, 90), size=4)
+        series = [PointSet("samples", self.sample(1000), color=(214, 39, 40, 140), size=4), data]
         if clicked is not None:
             series.append(PointSet("decoded click", clicked, color=(0, 0, 0), size=12))
         return Scatter(series, x_label="x1", y_label="x2")

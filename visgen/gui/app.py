@@ -11,6 +11,12 @@ from ..core.errors import VisgenError
 def run_gui(args) -> int:
     """Open the main window; with ``--run``, start that run; return the exit status."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on the GUI's core
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        # Qt would abort the interpreter here; say what to do instead.
+        raise VisgenError("no display found: start visgen from a desktop session, under a virtual "
+                          "screen (xvfb-run visgen), or headless with QT_QPA_PLATFORM=offscreen "
+                          "--quit-after S --screenshot PNG; 'visgen train' needs no display")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -28,6 +34,7 @@ def run_gui(args) -> int:
         run = window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
                              device=args.device, dataset_path=args.data_path)
         window.panel.select_model(model)
+        window.panel.select_dataset(run.dataset_spec.name)
         run.start()
     elif args.set:
         raise VisgenError("--set needs --run MODEL")

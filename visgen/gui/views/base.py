@@ -61,6 +61,8 @@ def make_plot(parent_layout, aspect: bool = False) -> pg.PlotWidget:
     for axis in ("left", "bottom"):
         # The finest tick level's grid lines cost ~4x the rest to paint and add little.
         plot.getPlotItem().getAxis(axis).setStyle(maxTickLevel=1)
+        # Labels carry no units, so an automatic "(x0.001)" would only confuse.
+        plot.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
     if aspect:
         plot.setAspectLocked(True)
     parent_layout.addWidget(plot)
