@@ -4,6 +4,7 @@ This module is the public API for plugin authors. Importing it is cheap (no
 torch, no Qt); ``Trainer``, ``TrainContext``, ``to_numpy`` and ``Run`` load
 torch on first use. Shared model pieces live in ``visgen.nn``.
 """
+from .core.coverage import mode_coverage
 from .core.errors import (CheckpointError, DataError, ParamError, UnknownNameError,
                           VisgenError)
 from .core.hookspecs import hookimpl, hookspec
@@ -40,6 +41,6 @@ __all__ = [
     "hookimpl", "hookspec", "Param", "ModelSpec", "DatasetSpec", "ViewDecl", "ViewKind",
     "Dataset", "Mixture", "Snapshot", "Scatter", "PointSet", "Vectors", "Histogram",
     "HistogramSeries", "ImageGrid", "FrameSequence", "Field2D", "Bars", "Curves",
-    "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
+    "mode_coverage", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
     *_LAZY,
 ]
