@@ -7,6 +7,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from visgen import ParamError
 from visgen.nn import MLP, ConvDecoder, ConvEncoder
 
 
@@ -19,7 +20,7 @@ class VAE(nn.Module):
         dim = math.prod(data_shape)
         if arch == "conv":
             if len(data_shape) != 3:
-                raise ValueError("arch=conv needs image data; use arch=mlp for 2D points")
+                raise ParamError("arch=conv needs image data; use arch=mlp for 2D points")
             ch = max(8, hidden // 8)
             self.encoder = ConvEncoder(data_shape, 2 * latent_dim, channels=ch)
             self.decoder = ConvDecoder(latent_dim, data_shape, channels=ch)

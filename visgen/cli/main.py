@@ -18,8 +18,15 @@ from ..core.errors import VisgenError
 COMMANDS = ("list", "train", "sample")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage mistake on one line, like every other user error (usage: --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="visgen", description=(
+    p = _Parser(prog="visgen", description=(
         "Open the visgen window. Subcommands: list, train, sample (visgen COMMAND --help)."))
     p.add_argument("--run", metavar="MODEL[:DATASET]", help="open with this run training")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -34,7 +41,7 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 
 def _sub_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="visgen")
+    p = _Parser(prog="visgen")
     sub = p.add_subparsers(dest="command", required=True)
 
     lp = sub.add_parser("list", help="models, datasets, views and plugins")
@@ -68,6 +75,9 @@ def main(argv=None) -> int:
             args = _sub_parser().parse_args(argv)
             import importlib
             return importlib.import_module(f".{args.command}_command", __package__).run(args)
+        if argv and not argv[0].startswith("-"):
+            raise VisgenError(f"unknown command {argv[0]!r}; valid: {', '.join(COMMANDS)} "
+                              f"(or no command to open the window)")
         args = _gui_parser().parse_args(argv)
         from ..gui.app import run_gui
         return run_gui(args)

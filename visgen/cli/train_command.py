@@ -31,9 +31,9 @@ def run(args) -> int:
     steps = args.steps if args.steps is not None else run_.spec.default_steps
     if steps < 1:
         raise VisgenError(f"--steps must be at least 1, got {steps}")
+    run_.build()  # data and parameter errors surface before any file is written
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    run_.build()  # data errors surface before any file is written
     config = {"model": run_.spec.id, "dataset": run_.dataset_spec.name, "data_path": args.data_path,
               "params": run_.params.values, "seed": run_.seed, "device": str(run_.device),
               "steps": steps, "visgen_version": __version__}

@@ -277,6 +277,10 @@ class Run:
             self.build()
         self.state = RunState.RUNNING
         for _ in range(steps):
+            with self._cond:  # live parameters set since the last step apply now, as in the worker
+                live, self._live = self._live, {}
+            if live:
+                self.trainer.set_params(live)
             self._do_step(None)
             if progress:
                 progress(self.step)

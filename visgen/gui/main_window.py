@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         self.panel.current_changed.connect(self._current_changed)
         self.panel.close_run_requested.connect(self.close_run)
         self.panel.reset_requested.connect(self.reset_run)
+        self.panel.views_cleared.connect(lambda run: self.run_views[run].clear())
         self.panel.model_box.currentIndexChanged.connect(lambda _i: self._show_theory(self.panel.model_id))
         self._show_theory(self.panel.model_id)
 
@@ -188,6 +189,7 @@ class MainWindow(QMainWindow):
         if self.before_close is not None:
             self.before_close()
         self.timer.stop()
+        self.statusBar().clearMessage()  # a timed message keeps the status bar's timer running
         for run in self.runs:
             run.request_stop()  # signal all first so they wind down in parallel
         for run in self.runs:

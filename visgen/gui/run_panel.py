@@ -21,6 +21,7 @@ class RunPanel(QWidget):
     current_changed = Signal(object)  # Run or None
     close_run_requested = Signal(object)
     reset_requested = Signal(object)
+    views_cleared = Signal(object)  # the run was reset underneath its views (checkpoint loaded)
 
     def __init__(self, registry, parent=None):
         super().__init__(parent)
@@ -279,11 +280,11 @@ class RunPanel(QWidget):
         """Load weights into ``run``; a bad file is reported in the status line."""
         from ..core.errors import VisgenError
         try:
-            self.reset_requested.emit(run)
-            fut = run.load_checkpoint(path)
+            fut = run.load_checkpoint(path)  # checks the file before touching the run
         except VisgenError as exc:
             run.message = f"<span style='color:#d62728'>{exc}</span>"
             return
+        self.views_cleared.emit(run)
         fut.add_done_callback(lambda f: setattr(run, "message", self._outcome(f, f"loaded {path}")))
         self.param_form.set_run(run)
 
