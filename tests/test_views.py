@@ -249,3 +249,26 @@ def test_theory_renders_html(qtbot):
     text = view.browser.toPlainText()
     assert "VAE" in text and "ℒ" in text and "β" in text
     view.show_snapshot(object())  # ignored
+
+
+def test_field_layers_switch_on_and_off(qtbot):
+    """Each layer gets a check box; unchecking hides it and the choice holds for the next snapshot."""
+    from visgen.core.snapshots import Field2D, PointSet, Vectors
+    from visgen.core.spec import ViewDecl
+    from visgen.gui.views.field import FieldView
+
+    view = FieldView(ViewDecl("decision", "field", "D"))
+    qtbot.addWidget(view)
+    snap = lambda: Field2D(np.zeros((4, 4)), (-1, 1, -1, 1),  # noqa: E731
+                           points=[PointSet("real", np.zeros((3, 2))), PointSet("fake", np.ones((5, 2)))],
+                           vectors=[Vectors("G gradient", np.zeros((2, 2)), np.ones((2, 2)))])
+    view.show_snapshot(snap())
+    assert set(view.toggles) == {"heatmap", "real", "fake", "G gradient"}
+    view.toggles["fake"].setChecked(False)
+    view.toggles["heatmap"].setChecked(False)
+    view.show_snapshot(snap())
+    visible = [it for it in view.points.items if it.isVisible()]
+    assert len(visible) == 1 and len(visible[0].getData()[0]) == 3  # only "real" is drawn
+    assert not view.image.isVisible()
+    view.toggles["fake"].setChecked(True)
+    assert sum(it.isVisible() for it in view.points.items) == 2

@@ -15,10 +15,11 @@ N_SIGMA = 3.0
 
 def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, n_sigma: float = N_SIGMA) -> dict:
     """Return ``{"modes_covered": int, "high_quality": fraction, "modes": K}`` for (N, 2) samples."""
-    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
+    x = np.asarray(samples, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
-    if len(x) == 0:
+    if len(x) == 0:  # before the reshape: (0, -1) is ambiguous and numpy refuses it
         return {"modes_covered": 0, "high_quality": 0.0, "modes": len(c)}
+    x = x.reshape(len(x), -1)
     d = np.linalg.norm(x[:, None, :] - c[None, :, :], axis=2)
     nearest = d.argmin(1)
     good = d[np.arange(len(x)), nearest] <= n_sigma * std

@@ -154,11 +154,14 @@ class Field2D(Snapshot):
     """A scalar field over a rectangle (a heatmap) with optional points and arrows on top.
 
     ``values`` is (H, W), row 0 at ``ymin``; ``extent`` is (xmin, xmax, ymin, ymax).
+    ``colormap`` names a pyqtgraph colour map (e.g. ``"CET-D1"``, diverging, for a
+    discriminator's 0..1 output).
     """
 
     values: np.ndarray
     extent: tuple[float, float, float, float]
     levels: Optional[tuple[float, float]] = None
+    colormap: str = "viridis"
     points: list[PointSet] = field(default_factory=list)
     vectors: list[Vectors] = field(default_factory=list)
     value_label: str = ""

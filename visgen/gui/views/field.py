@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout
 
 from ...core.snapshots import Field2D
 from .base import PointLayer, VectorLayer, View, add_legend, make_plot
@@ -11,10 +12,18 @@ from .base import PointLayer, VectorLayer, View, add_legend, make_plot
 
 class FieldView(View):
     """Draws ``Field2D`` snapshots: a viridis ImageItem stretched over ``extent``,
-    a colour bar, then the snapshot's point sets and arrows."""
+    a colour bar, then the snapshot's point sets and arrows.
+
+    A check box per layer (the heatmap, each point set, each arrow set) shows or
+    hides it; the choice holds across snapshots."""
 
     def __init__(self, decl, parent=None):
         super().__init__(decl, parent)
+        self.toggle_row = QHBoxLayout()
+        self.toggle_row.setContentsMargins(4, 0, 4, 0)
+        self.toggle_row.addStretch(1)
+        self.layout_.addLayout(self.toggle_row)
+        self.toggles: dict[str, QCheckBox] = {}
         self.plot = make_plot(self.layout_, aspect=True)
         self.plot.showGrid(x=False, y=False)
         self.plot_item = self.plot.getPlotItem()
@@ -31,9 +40,29 @@ class FieldView(View):
         self.points = PointLayer(self.plot_item, self.legend)
         self.vectors = VectorLayer(self.plot_item, default_color=(255, 255, 255))
         self._extent = None
+        self._cmap_name = "viridis"
+
+    def shown(self, layer: str) -> bool:
+        """Whether ``layer`` is switched on (a new layer gets a check box, on)."""
+        box = self.toggles.get(layer)
+        if box is None:
+            box = self.toggles[layer] = QCheckBox(layer, objectName=f"layer-{layer}", checked=True)
+            box.toggled.connect(self._redraw)
+            self.toggle_row.insertWidget(self.toggle_row.count() - 1, box)
+        return box.isChecked()
+
+    def _redraw(self, _on=None) -> None:
+        if self.last_snapshot is not None:
+            self.show_snapshot(self.last_snapshot)
 
     def show_snapshot(self, snapshot: Field2D) -> None:
         self.last_snapshot = snapshot
+        self.image.setVisible(self.shown("heatmap"))
+        if snapshot.colormap != self._cmap_name:
+            self._cmap_name = snapshot.colormap
+            cmap = pg.colormap.get(snapshot.colormap)
+            self.image.setColorMap(cmap)
+            self.colorbar.setColorMap(cmap)
         values = snapshot.values
         if snapshot.levels is not None:
             levels = tuple(float(v) for v in snapshot.levels)
@@ -51,8 +80,8 @@ class FieldView(View):
             self.plot_item.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
         self.colorbar.setLevels(levels)
         self.colorbar.setLabel("right", snapshot.value_label or None)
-        self.points.show(snapshot.points)
-        self.vectors.show(snapshot.vectors)
+        self.points.show([p for p in snapshot.points if self.shown(p.name)])
+        self.vectors.show([v for v in snapshot.vectors if self.shown(v.name)])
 
     def clear(self) -> None:
         super().clear()
