@@ -12,6 +12,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest
 
 
+def wait_for(cond, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``cond`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_threads(request):
     """Fail a test that leaves a worker thread (or a started QTimer) behind.

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_for
 import torch
 from torch import nn
 
@@ -52,13 +53,6 @@ def make_run(gan_registry, stop_runs):
     return make
 
 
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def params_of(module):

@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import wait_for
 
 import visgen
 from visgen import ModelSpec, Param, PointSet, Scatter, ViewDecl, hookimpl
@@ -125,13 +126,6 @@ def make_run(reg, stop_runs):
     return make
 
 
-def wait_for(cond, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settle(run, quiet=0.1):
@@ -508,3 +502,4 @@ def test_call_propagates_exceptions(make_run):
         run.call(boom).result(timeout=5)
     assert run.call(lambda t: t.calls).result(timeout=5) >= 2
     assert run.state == RunState.RUNNING   # a failing command does not fail the run
+

@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_for
 import torch
 
 from visgen import Bars, ImageGrid, Scatter
@@ -23,13 +24,6 @@ def make_run(registry, stop_runs):
     return make
 
 
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_negative_elbo_falls_on_digits(make_run):
