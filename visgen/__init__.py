@@ -8,6 +8,7 @@ from .core.coverage import mode_coverage
 from .core.errors import (CheckpointError, DataError, ParamError, UnknownNameError,
                           VisgenError)
 from .core.hookspecs import hookimpl, hookspec
+from .core.imaging import tile
 from .core.params import Param
 from .core.snapshots import (Bars, Curves, Field2D, FrameSequence, Histogram,
                              HistogramSeries, ImageGrid, PointSet, Scatter, Snapshot,
@@ -22,6 +23,7 @@ _LAZY = {
     "TrainContext": ".core.trainer",
     "to_numpy": ".core.trainer",
     "Run": ".core.run",
+    "load_run": ".core.run",
     "RunState": ".core.run",
     "Registry": ".core.registry",
     "default_registry": ".core.registry",
@@ -41,6 +43,6 @@ __all__ = [
     "hookimpl", "hookspec", "Param", "ModelSpec", "DatasetSpec", "ViewDecl", "ViewKind",
     "Dataset", "Mixture", "Snapshot", "Scatter", "PointSet", "Vectors", "Histogram",
     "HistogramSeries", "ImageGrid", "FrameSequence", "Field2D", "Bars", "Curves",
-    "mode_coverage", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
+    "mode_coverage", "tile", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
     *_LAZY,
 ]

@@ -146,3 +146,20 @@ class VAETrainer(Trainer):
         self.model.train()
         nats = (recon + kl).item()
         return {"neg_elbo_nats": nats, "bits_per_dim": nats / (self.dataset.dim * math.log(2))}
+
+    # -- the autoencoder protocol (other plugins, e.g. latent diffusion, use these) ---
+    @torch.no_grad()
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Posterior means mu(x) for data-space x."""
+        self.model.eval()
+        mu, _ = self.model.encode(torch.as_tensor(x, dtype=torch.float32, device=self.device))
+        self.model.train()
+        return to_numpy(mu)
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """E[x | z] in data space."""
+        self.model.eval()
+        x = self.model.mean(torch.as_tensor(z, dtype=torch.float32, device=self.device))
+        self.model.train()
+        return to_numpy(x.clamp(0, 1) if self.dataset.kind == "images" else x)

@@ -12,6 +12,7 @@ def describe(reg) -> dict:
                "summary": m.summary, "data_kinds": list(m.data_kinds),
                "default_dataset": m.default_dataset,
                "params": [{"name": p.name, "type": p.type, "default": p.default, "live": p.live,
+                           "kind_defaults": p.kind_defaults or {},
                            "range": p.describe_range(), "help": p.help} for p in m.params],
                "views": [v.id for v in m.views]}
               for m in sorted(reg.models.values(), key=lambda m: (m.family, m.id))]

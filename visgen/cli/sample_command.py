@@ -6,23 +6,13 @@ from pathlib import Path
 from ..core import runfiles as rf
 from ..core.errors import VisgenError
 from ..core.evaluation import time_sampling
-from ..core.registry import default_registry
-from .train_command import build_run
+from ..core.run import load_run
 
 
 def run(args) -> int:
     if args.n < 1:
         raise VisgenError(f"--n must be at least 1, got {args.n}")
-    config = rf.read_config(args.run_dir)
-    reg = default_registry()
-    run_ = build_run(reg, config["model"], config["dataset"], [], args.seed, args.device, config.get("data_path"))
-    for k, v in config["params"].items():
-        run_.params.set(k, v)
-    for k, v in run_.params.parse_assignments(args.set).items():
-        if not run_.params[k].live and v != config["params"].get(k):
-            raise VisgenError(f"{k} shapes the model and the run was trained with {k}="
-                              f"{config['params'].get(k)}; only live parameters can change when sampling")
-    run_.load_checkpoint(Path(args.run_dir) / rf.CHECKPOINT).result()
+    run_ = load_run(args.run_dir, settings=args.set, device=args.device, seed=args.seed)
     samples, per_sample = time_sampling(run_.trainer, args.n)
     out = Path(args.out)
     if out.suffix.lower() == ".csv":
@@ -30,7 +20,7 @@ def run(args) -> int:
             raise VisgenError(f"{out}: CSV output is for 2D points; this model makes images (use .png)")
         rf.save_samples_csv(out, samples)
     elif out.suffix.lower() == ".png":
-        rf.save_samples_png(out, samples, run_.dataset)
+        rf.save_samples_png(out, samples, run_.dataset, nrow=run_.trainer.grid_columns)
     else:
         raise VisgenError(f"{out}: output must end in .png or .csv")
     settings = " ".join(args.set)

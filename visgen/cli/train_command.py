@@ -55,10 +55,11 @@ def run(args) -> int:
         print(f"visgen: {run_.message}", file=sys.stderr)
 
     run_.save_checkpoint(out / rf.CHECKPOINT).result()
-    samples, per_sample = time_sampling(run_.trainer, 256 if run_.dataset.kind == "points" else 64)
+    samples, per_sample = time_sampling(run_.trainer, 256 if run_.dataset.kind == "points"
+                                        else 8 * run_.trainer.grid_columns)
     if run_.dataset.kind == "points":  # draw more points so the picture shows the distribution
         samples = run_.trainer.sample(2500)
-    rf.save_samples_png(out / rf.SAMPLES, samples, run_.dataset, nrow=8)
+    rf.save_samples_png(out / rf.SAMPLES, samples, run_.dataset, nrow=run_.trainer.grid_columns)
 
     summary = {"model": run_.spec.id, "dataset": run_.dataset_spec.name, "steps": run_.step,
                "train_seconds": round(train_time, 3), "steps_per_second": round(run_.step / max(train_time, 1e-9), 2),

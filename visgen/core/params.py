@@ -20,6 +20,8 @@ class Param:
     ``live`` parameters (learning rate, beta) may change while a run trains and
     apply at the next step; the others shape the model and need a reset.
     ``log`` asks the GUI to treat the range logarithmically.
+    ``kind_defaults`` overrides the default for a data kind, e.g.
+    ``{"images": 128}`` where images want a smaller batch than 2D points.
     """
 
     name: str
@@ -32,6 +34,11 @@ class Param:
     live: bool = False
     log: bool = False
     label: str = ""
+    kind_defaults: Optional[dict] = None
+
+    def default_for(self, data_kind: Optional[str]) -> Any:
+        """The default value for data of ``data_kind`` (``points`` or ``images``)."""
+        return (self.kind_defaults or {}).get(data_kind, self.default)
 
     def __post_init__(self):
         if self.type not in _TYPES:
@@ -39,6 +46,8 @@ class Param:
         if self.type == "choice" and self.default not in self.choices:
             raise ValueError(f"param {self.name}: default {self.default!r} not in choices")
         self.validate(self.default)
+        for v in (self.kind_defaults or {}).values():
+            self.validate(v)
 
     @property
     def title(self) -> str:
@@ -118,10 +127,11 @@ class ParamSet:
 
     params: Sequence[Param]
     values: dict = field(default_factory=dict)
+    data_kind: Optional[str] = None
 
     def __post_init__(self):
         self._by_name = {p.name: p for p in self.params}
-        merged = {p.name: p.default for p in self.params}
+        merged = {p.name: p.default_for(self.data_kind) for p in self.params}
         for k, v in self.values.items():
             merged[k] = self[k].validate(v)
         self.values = merged
@@ -151,4 +161,4 @@ class ParamSet:
         return changed
 
     def copy(self) -> "ParamSet":
-        return ParamSet(self.params, dict(self.values))
+        return ParamSet(self.params, dict(self.values), self.data_kind)

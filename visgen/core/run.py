@@ -56,7 +56,7 @@ class Run:
             ok = sorted(n for n, d in registry.datasets.items() if d.kind in self.spec.data_kinds)
             raise VisgenError(f"model {self.spec.id} does not train on {self.dataset_spec.kind} data "
                               f"({self.dataset_spec.name}); valid datasets: {', '.join(ok)}")
-        self.params = ParamSet(self.spec.params, {})
+        self.params = ParamSet(self.spec.params, {}, self.dataset_spec.kind)
         for k, v in (params or {}).items():
             self.params.set(k, v)
         self.id = next(_ids)
@@ -385,3 +385,29 @@ class Run:
             if snap is not None:
                 snap.step = self.step
                 self.slots.put(view_id, snap)
+
+
+def load_run(run_dir, registry: Optional[Registry] = None, settings=(), device: str = "auto",
+             seed: int = 0, threads: Optional[int] = None) -> Run:
+    """Rebuild a run saved by ``visgen train`` (config.json + checkpoint.pt), weights loaded.
+
+    ``settings`` are ``key=value`` strings; only live parameters may differ from
+    the saved ones (a structural change would not fit the weights).
+    """
+    from pathlib import Path
+
+    from . import runfiles as rf
+    from .registry import default_registry
+
+    config = rf.read_config(run_dir)
+    registry = registry or default_registry()
+    run = Run(registry, config["model"], config["dataset"], seed=seed, device=device,
+              dataset_path=config.get("data_path"), threads=threads)
+    for k, v in config["params"].items():
+        run.params.set(k, v)
+    for k, v in run.params.parse_assignments(settings).items():
+        if not run.params[k].live and v != config["params"].get(k):
+            raise VisgenError(f"{k} shapes the model and the run was trained with {k}="
+                              f"{config['params'].get(k)}; only live parameters can change when sampling")
+    run.load_checkpoint(Path(run_dir) / rf.CHECKPOINT).result()
+    return run

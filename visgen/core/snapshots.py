@@ -126,13 +126,15 @@ class FrameSequence(Snapshot):
 
     Either ``images`` (T, H, W) / (T, H, W, 3) in [0, 1] - each frame usually a
     tiled grid - or ``points`` (T, N, 2) for point clouds moving in the plane.
-    ``labels`` names each frame (e.g. "t = 999").
+    ``labels`` names each frame (e.g. "t = 999"). ``initial`` is the frame a view
+    shows first (negative counts from the end; default: the last frame).
     """
 
     labels: Sequence[str]
     images: Optional[np.ndarray] = None
     points: Optional[np.ndarray] = None
     point_labels: Optional[np.ndarray] = None
+    initial: int = -1
 
     def __post_init__(self):
         if (self.images is None) == (self.points is None):

@@ -40,6 +40,9 @@ class Trainer:
     optimisers stored as attributes are checkpointed automatically.
     """
 
+    #: columns of the sample grid in ``samples.png`` (a conditional model sets one per class)
+    grid_columns: int = 8
+
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
         self.params = dict(ctx.params)
@@ -83,6 +86,10 @@ class Trainer:
     def summary(self) -> dict:
         """Extra final metrics for ``summary.json`` (name -> float)."""
         return {}
+
+    # Optional, for models with a latent space that other plugins may build on
+    # (latent diffusion): ``encode(x) -> z`` and ``decode(z) -> x``, numpy in and
+    # out, x in data space. ``visgen.load_run`` gives access to a saved run's trainer.
 
     # -- checkpoints ----------------------------------------------------
     def _stateful(self) -> dict:

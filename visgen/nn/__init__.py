@@ -1,9 +1,10 @@
-"""Shared model pieces for plugins: MLPs, conv encoders/decoders, projections.
+"""Shared model pieces for plugins: MLPs, conv encoders/decoders, projections, time embeddings.
 
 Imports torch. Plugins import from here rather than writing the same block twice.
 """
 from .blocks import MLP, ConvDecoder, ConvEncoder
 from .projection import PCA2D
 from .batches import BatchSampler
+from .time_embedding import TimeEmbedding, sinusoidal
 
-__all__ = ["MLP", "ConvEncoder", "ConvDecoder", "PCA2D", "BatchSampler"]
+__all__ = ["MLP", "ConvEncoder", "ConvDecoder", "PCA2D", "BatchSampler", "TimeEmbedding", "sinusoidal"]

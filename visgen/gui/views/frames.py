@@ -72,9 +72,9 @@ class FramesView(View):
                 self.plot_item.setRange(xRange=(float(lo[0]), float(hi[0])), yRange=(float(lo[1]), float(hi[1])),
                                         padding=0)
         # A new chain of the same length keeps the scrubbed frame; otherwise show
-        # the last frame, the finished result.
+        # the frame the snapshot asks for (by default the last: the finished result).
         keep = old is not None and len(old) == n
-        index = self.slider.value() if keep else n - 1
+        index = self.slider.value() if keep else snapshot.initial % n
         self.slider.blockSignals(True)
         self.slider.setRange(0, n - 1)
         self.slider.setValue(index)
