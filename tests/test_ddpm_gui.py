@@ -1,0 +1,50 @@
+"""The diffusion model in the window: forward and reverse frames, schedule, samples."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings  # noqa: E402
+
+import visgen_ddpm  # noqa: E402
+from visgen.core import builtin_views  # noqa: E402
+from visgen.core.registry import Registry  # noqa: E402
+from visgen.data import builtin_datasets  # noqa: E402
+from visgen.gui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    reg = Registry()
+    reg.register(builtin_datasets, "visgen.datasets")
+    reg.register(builtin_views, "visgen.views")
+    reg.register(visgen_ddpm, "ddpm")
+    w = MainWindow(reg, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):
+    run = window.new_run("ddpm", "digits", settings=["T=60", "sampler=ddim", "sample_steps=10"])
+    views = window.run_views[run].views
+    assert {"forward", "forward_strip", "reverse", "schedule", "samples", "loss_by_t"} <= set(views)
+    run.start()
+    qtbot.waitUntil(lambda: all(views[v].last_snapshot is not None
+                                for v in ("forward", "forward_strip", "reverse", "schedule")), timeout=60_000)
+    run.pause()
+    fwd = views["forward"]
+    assert len(fwd.last_snapshot) == 60 and fwd.index == 0        # every t, starting from clean data
+    fwd.slider.setValue(59)
+    assert np.array_equal(fwd.current_frame(), fwd.last_snapshot.images[59])
+    rev = views["reverse"].last_snapshot
+    assert rev.labels[0] == "t = 60" and rev.labels[-1] == "t = 0"
+    assert views["reverse"].index == len(rev) - 1                 # the finished sample first
+    sched = views["schedule"].last_snapshot
+    assert set(sched.ys) == {"beta_t", "alpha_bar_t", "SNR_t"} and len(sched.x) == 60
