@@ -44,7 +44,8 @@ def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):
     fwd.slider.setValue(59)
     assert np.array_equal(fwd.current_frame(), fwd.last_snapshot.images[59])
     rev = views["reverse"].last_snapshot
-    assert rev.labels[0] == "t = 60" and rev.labels[-1] == "t = 0"
+    assert rev.labels[0].startswith("t = 60 ") and rev.labels[-1].startswith("t = 0 ")
+    assert "ddim, 10 steps: t = 59, " in rev.labels[0] and rev.labels[0].endswith(", 0)")
     assert views["reverse"].index == len(rev) - 1                 # the finished sample first
     sched = views["schedule"].last_snapshot
     assert set(sched.ys) == {"beta_t", "alpha_bar_t", "SNR_t"} and len(sched.x) == 60

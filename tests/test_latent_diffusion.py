@@ -54,7 +54,7 @@ def test_ddpm_diffuses_vae_codes_and_decodes_images(reg, vae_run_dir):
     grid = tr.snapshot("samples")
     assert grid.images.shape[1:] == (8, 8)
     frames = tr.snapshot("reverse")
-    assert frames.labels[0] == "t = 50" and frames.labels[-1] == "t = 0"
+    assert frames.labels[0].startswith("t = 50 ") and frames.labels[-1].startswith("t = 0 ")
 
 
 def test_latent_diffusion_refuses_bad_runs_and_points(reg, vae_run_dir, tmp_path):

@@ -153,6 +153,17 @@ class DDPMTrainer(Trainer):
                                sampler or p["sampler"], steps or p["sample_steps"], p["eta"], x_T=x_T,
                                record=record, device=self.device)
 
+    def timesteps(self) -> list[int]:
+        """The timesteps the chosen sampler visits, from T - 1 down to 0."""
+        p = self.params
+        return (samplers.ddpm_timesteps(self.sched.T) if p["sampler"] == "ddpm"
+                else samplers.ddim_timesteps(self.sched.T, p["sample_steps"]))
+
+    def timesteps_text(self) -> str:
+        ts = self.timesteps()
+        shown = ts if len(ts) <= 8 else ts[:4] + ["…"] + ts[-3:]
+        return f"{self.params['sampler']}, {len(ts)} steps: t = " + ", ".join(map(str, shown))
+
     def to_data(self, x):
         """From the diffused space back to data: decode codes, rescale points, map pixels to [0, 1]."""
         if self.autoencoder is not None:
@@ -209,16 +220,17 @@ class DDPMTrainer(Trainer):
         if self.images:
             x_T = self.fixed_noise[:16]
             _, frames = self.run_sampler(x_T=x_T, record=40)
-            return FrameSequence([f"t = {t}" for t, _ in frames], images=np.stack([self._grid(x, 4) for _, x in frames]))
+            return FrameSequence(self._frame_labels(frames), images=np.stack([self._grid(x, 4) for _, x in frames]))
         _, frames = self.run_sampler(x_T=self.fixed_points, record=40)
-        return FrameSequence([f"t = {t}" for t, _ in frames],
-                             points=np.stack([to_numpy(x * self.scale) for _, x in frames]))
+        return FrameSequence(self._frame_labels(frames), points=np.stack([to_numpy(x * self.scale) for _, x in frames]))
+
+    def _frame_labels(self, frames) -> list[str]:
+        return [f"t = {t}   ({self.timesteps_text()})" for t, _ in frames]
 
     def _view_samples(self):
         x, _ = self.run_sampler(x_T=self.fixed_noise[:min(64, max(40, 4 * self.n_classes))] if self.conditional
                                 else self.fixed_noise)
-        title = f"{self.params['sampler']} " + (f"{self.params['sample_steps']} steps" if self.params["sampler"] == "ddim"
-                                                else f"{self.sched.T} steps")
+        title = self.timesteps_text()
         if self.conditional:
             title += f", guidance w = {self.params['guidance']:g}; column = class"
         return ImageGrid.from_chw(self.to_data(x), nrow=self.n_classes if self.conditional else 8, title=title)
