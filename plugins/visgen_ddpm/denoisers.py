@@ -32,13 +32,15 @@ class MLPDenoiser(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, with the time (and label) embedding added in between."""
+    """GroupNorm-SiLU-conv twice, with the time (and label) embedding added in between.
+
+    Groups: the largest divisor of the channel count up to 8, so any width builds."""
 
     def __init__(self, cin: int, cout: int, emb: int):
         super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(min(8, cin), cin), nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm1, self.conv1 = nn.GroupNorm(math.gcd(8, cin), cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.emb = nn.Linear(emb, cout)
-        self.norm2, self.conv2 = nn.GroupNorm(min(8, cout), cout), nn.Conv2d(cout, cout, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(math.gcd(8, cout), cout), nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
         self.act = nn.SiLU()
 
@@ -67,7 +69,7 @@ class UNet(nn.Module):
         self.mid = ResBlock(2 * c, 2 * c, emb)
         self.up = nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1)
         self.dec = ResBlock(2 * c, c, emb)
-        self.out = nn.Sequential(nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Conv2d(c, c_in, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(math.gcd(8, c), c), nn.SiLU(), nn.Conv2d(c, c_in, 3, padding=1))
 
     def forward(self, x, t, y=None):
         e = self.t_emb(t) + (self.y_emb(y) if self.y_emb is not None else 0)

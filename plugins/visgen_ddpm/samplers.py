@@ -45,8 +45,8 @@ def sample(model: Callable, sched: Schedule, shape: tuple, sampler: str = "ddpm"
     for i, t in enumerate(ts):
         s = ts[i + 1] if i + 1 < len(ts) else -1
         x = ddim_step(model, sched, x, t, s, eta, generator)
-        if (i + 1) in keep:
-            frames.append((max(s, 0) if s >= 0 else 0, x.clone()))
+        if (i + 1) in keep:  # x_T is labelled T, so the state after the step to s is s + 1
+            frames.append((s + 1, x.clone()))
     return x, frames
 
 

@@ -32,6 +32,8 @@ class Schedule:
         self.betas, self.alphas, self.alpha_bar, self.alpha_bar_prev = map(f, (betas, alphas, alpha_bar, alpha_bar_prev))
         # Posterior q(x_{t-1} | x_t, x_0) variance: beta_tilde_t = (1 - ab_{t-1}) / (1 - ab_t) * beta_t
         self.posterior_var = f((1 - alpha_bar_prev) / (1 - alpha_bar) * betas)
+        # Square roots taken in float64: 1 - alpha_bar ~ 1e-4 near t = 0 loses digits in float32.
+        self.sqrt_ab, self.sqrt_1m_ab = f(alpha_bar.sqrt()), f((1 - alpha_bar).sqrt())
         self.snr = f(alpha_bar / (1 - alpha_bar))
 
     def at(self, values: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -40,5 +42,4 @@ class Schedule:
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps  (the forward process in closed form)."""
-        ab = self.at(self.alpha_bar, t, x0.dim())
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+        return self.at(self.sqrt_ab, t, x0.dim()) * x0 + self.at(self.sqrt_1m_ab, t, x0.dim()) * eps

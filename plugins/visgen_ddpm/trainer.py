@@ -86,18 +86,18 @@ class DDPMTrainer(Trainer):
             return eps
         if kind == "x0":
             return x0
-        ab = self.sched.at(self.sched.alpha_bar, t, x0.dim())
-        return ab.sqrt() * eps - (1 - ab).sqrt() * x0
+        a, b = self.sched.at(self.sched.sqrt_ab, t, x0.dim()), self.sched.at(self.sched.sqrt_1m_ab, t, x0.dim())
+        return a * eps - b * x0
 
     def to_eps(self, out, x_t, t):
         """The network's output as predicted noise, whatever it was trained to predict."""
         kind = self.params["prediction"]
         if kind == "eps":
             return out
-        ab = self.sched.at(self.sched.alpha_bar, t, x_t.dim())
+        a, b = self.sched.at(self.sched.sqrt_ab, t, x_t.dim()), self.sched.at(self.sched.sqrt_1m_ab, t, x_t.dim())
         if kind == "x0":
-            return (x_t - ab.sqrt() * out) / (1 - ab).sqrt()
-        return (1 - ab).sqrt() * x_t + ab.sqrt() * out  # from v
+            return (x_t - a * out) / b
+        return b * x_t + a * out  # from v
 
     def step(self, phase=None):
         p = self.params
@@ -123,8 +123,10 @@ class DDPMTrainer(Trainer):
         out = {"loss": loss.item()}
         if (not self.images and self.dataset.mixture is not None
                 and (self.step_count + 1) % COVERAGE_EVERY == 0):
+            # Deterministic DDIM keeps this check cheap whatever sampler the learner picked.
             mix = self.dataset.mixture
-            cov = mode_coverage(self.sample(2500), mix.centers, mix.std)
+            x, _ = self.run_sampler(2500, sampler="ddim", steps=min(self.params["sample_steps"], 50), eta=0.0)
+            cov = mode_coverage(self.to_data(x), mix.centers, mix.std)
             out.update(modes_covered=cov["modes_covered"], high_quality=cov["high_quality"])
         return out
 
@@ -146,11 +148,12 @@ class DDPMTrainer(Trainer):
     def labels_for(self, n):
         return (torch.arange(n, device=self.device) % max(self.n_classes, 1)) if self.conditional else None
 
-    def run_sampler(self, n=None, x_T=None, record=0, sampler=None, steps=None):
+    def run_sampler(self, n=None, x_T=None, record=0, sampler=None, steps=None, eta=None):
         p = self.params
         n = n if x_T is None else len(x_T)
         return samplers.sample(self.eps_model(self.labels_for(n)), self.sched, (n, *self.space_shape),
-                               sampler or p["sampler"], steps or p["sample_steps"], p["eta"], x_T=x_T,
+                               sampler or p["sampler"], steps or p["sample_steps"],
+                               p["eta"] if eta is None else eta, x_T=x_T,
                                record=record, device=self.device)
 
     def timesteps(self) -> list[int]:
@@ -194,13 +197,14 @@ class DDPMTrainer(Trainer):
         """q(x_t | x_0) for a fixed batch at every (or every k-th) t, with fixed noise."""
         ts = self._frame_ts()
         x0 = self.view_x0
-        eps = self.fixed_noise[:len(x0)] if self.images else self.fixed_points[:, :]
+        eps = self.fixed_noise[:len(x0)] if self.images else self.fixed_points
         labels = [f"t = {t}   ᾱ = {self.sched.alpha_bar[t].item():.3f}" for t in ts]
         if self.images:
             frames = [self._grid(self.sched.q_sample(x0, torch.full((len(x0),), t, device=self.device), eps), 4)
                       for t in ts]
             return FrameSequence(labels, images=np.stack(frames), initial=0)
         idx = self.view_idx[:len(eps)]
+        eps = eps[:len(idx)]  # small data sets have fewer points than the fixed noise
         x0 = self.data.x[idx]
         frames = [to_numpy(self.sched.q_sample(x0, torch.full((len(x0),), t, device=self.device), eps) * self.scale)
                   for t in ts]
@@ -250,7 +254,7 @@ class DDPMTrainer(Trainer):
                                        "SNR_t": to_numpy(s.snr)}, x_label="t", log_y=True)
 
     def _view_loss_by_t(self):
-        edges = np.linspace(0, self.sched.T, BUCKETS + 1).astype(int)
+        edges = -(-np.arange(BUCKETS + 1) * self.sched.T // BUCKETS)  # bucket k starts at ceil(k T / 10)
         return Bars([f"{a}" for a in edges[:-1]], np.nan_to_num(self.bucket_loss),
                     y_label=f"loss (EMA) for t in [label, label + {edges[1]})")
 

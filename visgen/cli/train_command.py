@@ -24,7 +24,8 @@ def run(args) -> int:
     import os
 
     import torch
-    torch.set_num_threads(os.cpu_count() or 1)  # headless: no GUI thread to leave room for
+    # Headless: no GUI thread to leave room for, but respect an explicit OMP_NUM_THREADS.
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1)
 
     reg = default_registry()
     run_ = build_run(reg, args.model, args.dataset, args.set, args.seed, args.device, args.data_path)
