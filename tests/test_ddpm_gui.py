@@ -37,7 +37,7 @@ def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):
     assert {"forward", "forward_strip", "reverse", "schedule", "samples", "loss_by_t"} <= set(views)
     run.start()
     qtbot.waitUntil(lambda: all(views[v].last_snapshot is not None
-                                for v in ("forward", "forward_strip", "reverse", "schedule")), timeout=60_000)
+                                for v in ("forward", "forward_strip", "reverse", "schedule", "samples")), timeout=60_000)
     run.pause()
     fwd = views["forward"]
     assert len(fwd.last_snapshot) == 60 and fwd.index == 0        # every t, starting from clean data
@@ -45,7 +45,10 @@ def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):
     assert np.array_equal(fwd.current_frame(), fwd.last_snapshot.images[59])
     rev = views["reverse"].last_snapshot
     assert rev.labels[0].startswith("t = 60 ") and rev.labels[-1].startswith("t = 0 ")
-    assert "ddim, 10 steps: t = 59, " in rev.labels[0] and rev.labels[0].endswith(", 0)")
+    assert rev.labels[0].endswith("(ddim, 10 steps)")
+    # the sampler's timestep list, both ends included, is shown with the samples
+    assert views["samples"].last_snapshot.title.startswith("ddim, 10 steps: t = 59, ")
+    assert views["samples"].last_snapshot.title.endswith(", 0")
     assert views["reverse"].index == len(rev) - 1                 # the finished sample first
     sched = views["schedule"].last_snapshot
     assert set(sched.ys) == {"beta_t", "alpha_bar_t", "SNR_t"} and len(sched.x) == 60

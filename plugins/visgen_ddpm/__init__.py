@@ -35,7 +35,8 @@ PARAMS = [
     Param("prediction", "eps", type="choice", choices=("eps", "x0", "v"), help="What the network predicts"),
     Param("denoiser", "auto", type="choice", choices=("auto", "mlp", "unet"),
           help="auto: MLP for points, small U-Net for images"),
-    Param("hidden", 256, type="int", min=16, max=4096, help="MLP width / U-Net channels x8"),
+    Param("hidden", 256, type="int", min=16, max=4096, help="MLP width / U-Net channels x8",
+          kind_defaults={"images": 128}),  # a 16-channel U-Net: ~60 steps/s on one CPU core
     Param("lr", 2e-3, min=1e-6, max=1.0, live=True, log=True, help="Adam learning rate",
           kind_defaults={"images": 1e-3}),
     Param("batch_size", 512, type="int", min=2, max=8192, live=True, help="Samples per step",

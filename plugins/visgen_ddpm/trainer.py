@@ -229,7 +229,9 @@ class DDPMTrainer(Trainer):
         return FrameSequence(self._frame_labels(frames), points=np.stack([to_numpy(x * self.scale) for _, x in frames]))
 
     def _frame_labels(self, frames) -> list[str]:
-        return [f"t = {t}   ({self.timesteps_text()})" for t, _ in frames]
+        p = self.params
+        steps = self.sched.T if p["sampler"] == "ddpm" else len(self.timesteps())
+        return [f"t = {t}   ({p['sampler']}, {steps} steps)" for t, _ in frames]
 
     def _view_samples(self):
         x, _ = self.run_sampler(x_T=self.fixed_noise[:min(64, max(40, 4 * self.n_classes))] if self.conditional
