@@ -11,14 +11,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import wait_for
+from conftest import registry_with, wait_for
 
-import visgen_ddpm
 from visgen import Bars, Curves, Field2D, FrameSequence, ImageGrid, ParamError, Scatter
-from visgen.core import builtin_views
-from visgen.core.registry import Registry
 from visgen.core.run import Run, RunState
-from visgen.data import builtin_datasets
 from visgen_ddpm import samplers
 from visgen_ddpm.denoisers import MLPDenoiser, UNet
 from visgen_ddpm.samplers import ddim_step, ddim_timesteps, ddpm_timesteps
@@ -30,23 +26,13 @@ SMALL = {"T": 100, "hidden": 64, "batch_size": 128}   # cheap views: T network c
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks: one intra-op thread is faster, and far faster when another process
-    is using the other core (measured 6x for 1500 MLP steps under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
 def ddpm_registry():
-    reg = Registry()
-    reg.register(builtin_datasets, "visgen.datasets")
-    reg.register(builtin_views, "visgen.views")
-    info = reg.register(visgen_ddpm, "ddpm")
-    assert info.ok, info.error
-    return reg
+    return registry_with("ddpm")
 
 
 @pytest.fixture

@@ -9,26 +9,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QSettings  # noqa: E402
-
-import visgen_ddpm  # noqa: E402
-from visgen.core import builtin_views  # noqa: E402
-from visgen.core.registry import Registry  # noqa: E402
-from visgen.data import builtin_datasets  # noqa: E402
-from visgen.gui.main_window import MainWindow  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    reg = Registry()
-    reg.register(builtin_datasets, "visgen.datasets")
-    reg.register(builtin_views, "visgen.views")
-    reg.register(visgen_ddpm, "ddpm")
-    w = MainWindow(reg, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(window_with):
+    return window_with("ddpm")
 
 
 def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):

@@ -1,19 +1,14 @@
 """The GAN family plugin: six models, one trainer, losses checked by hand, phases, views."""
 import math
-import time
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import registry_with, wait_for
 import torch
 from torch import nn
 
-import visgen_gan
 from visgen import Field2D, Histogram, ImageGrid, ParamError, VisgenError
-from visgen.core import builtin_views
-from visgen.core.registry import Registry
 from visgen.core.run import Run, RunState
-from visgen.data import builtin_datasets
 from visgen_gan import losses
 from visgen_gan.trainer import COVERAGE_EVERY
 
@@ -22,23 +17,13 @@ SMALL = {"hidden": 64, "batch_size": 64}
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks: one intra-op thread is faster, and far faster when another process
-    is using the other cores (measured 5x for cgan under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
 def gan_registry():
-    reg = Registry()
-    reg.register(builtin_datasets, "visgen.datasets")
-    reg.register(builtin_views, "visgen.views")
-    info = reg.register(visgen_gan, "gan")
-    assert info.ok, info.error
-    return reg
+    return registry_with("gan")
 
 
 @pytest.fixture

@@ -8,14 +8,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import registry_with
 
-import visgen_ddpm
-import visgen_vae
 from visgen import ParamError, VisgenError
-from visgen.core import builtin_views
-from visgen.core.registry import Registry
 from visgen.core.run import Run
-from visgen.data import builtin_datasets
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +26,7 @@ def vae_run_dir(tmp_path_factory):
 
 @pytest.fixture
 def reg():
-    r = Registry()
-    r.register(builtin_datasets, "visgen.datasets")
-    r.register(builtin_views, "visgen.views")
-    r.register(visgen_vae, "vae")
-    r.register(visgen_ddpm, "ddpm")
-    return r
+    return registry_with("vae", "ddpm")
 
 
 def test_ddpm_diffuses_vae_codes_and_decodes_images(reg, vae_run_dir):

@@ -62,7 +62,7 @@ class RaisingTrainer(CountingTrainer):
 
 class NanTrainer(CountingTrainer):
     def step(self, phase=None):
-        out = super().step(phase)
+        super().step(phase)
         return {"other": 1.0, "loss": math.nan if self.calls == 5 else 1.0}
 
 

@@ -1,5 +1,4 @@
 """The VAE plugin: it learns, its views feed the right snapshot types, clicks decode."""
-import time
 
 import numpy as np
 import pytest

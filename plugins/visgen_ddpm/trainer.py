@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from visgen import (Bars, Curves, Field2D, FrameSequence, ImageGrid, ParamError, PointSet, Scatter,
                     Trainer, Vectors, mode_coverage, tile, to_numpy)
