@@ -37,3 +37,20 @@ def test_ddpm_on_digits_shows_forward_reverse_and_schedule(window, qtbot):
     assert views["reverse"].index == len(rev) - 1                 # the finished sample first
     sched = views["schedule"].last_snapshot
     assert set(sched.ys) == {"beta_t", "alpha_bar_t", "SNR_t"} and len(sched.x) == 60
+
+
+def test_scrubbing_the_forward_process_moves_the_noise_field(window, qtbot):
+    run = window.new_run("ddpm", "ring8", settings=["T=50", "sampler=ddim", "sample_steps=5"],
+                         dataset_options={"n": 2000})
+    views = window.run_views[run].views
+    run.step_once()
+    qtbot.waitUntil(lambda: views["forward"].last_snapshot is not None
+                    and views["field"].last_snapshot is not None, timeout=30_000)
+    fwd = views["forward"]
+    assert list(fwd.last_snapshot.values) == list(range(50))
+    fwd.slider.setValue(37)                                   # the learner scrubs to t = 37
+    assert run.params.values["field_t"] == 37
+    # paused, the field is redrawn for the new t without another training step
+    qtbot.waitUntil(lambda: views["field"].last_snapshot.value_label == "|eps| at t = 37", timeout=30_000)
+    assert run.step == 1
+    qtbot.waitUntil(lambda: window.panel.param_form.editors["field_t"].text() == "37", timeout=5_000)

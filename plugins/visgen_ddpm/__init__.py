@@ -52,14 +52,16 @@ PARAMS = [
     Param("guidance", 3.0, min=0.0, max=20.0, live=True, help="Classifier-free guidance scale w"),
     Param("vae_run", "", type="str",
           help="Latent diffusion: folder of a saved vae run (visgen train vae ...); empty = pixel space"),
-    Param("field_t", 100, type="int", min=0, max=3999, live=True, help="Timestep of the 2D noise-field view"),
+    Param("field_t", 100, type="int", min=0, max=3999, live=True,
+          help="Timestep of the 2D noise-field view (scrubbing the forward process sets it)"),
 ]
 
 VIEWS = [
     ViewDecl("losses", "lines", "Loss", scalars=("loss",)),
     ViewDecl("reverse", "frames", "Reverse process (current model)",
              help="The chosen sampler denoising fixed noise; press play"),
-    ViewDecl("forward", "frames", "Forward process q(x_t | x_0)", help="Scrub t to watch data dissolve into noise"),
+    ViewDecl("forward", "frames", "Forward process q(x_t | x_0)", scrub_param="field_t",
+             help="Scrub t to watch data dissolve into noise (the noise field follows the scrubber)"),
     ViewDecl("forward_strip", "image_grid", "Forward filmstrip", datasets=("images",)),
     ViewDecl("samples", "image_grid", "Samples", datasets=("images",)),
     ViewDecl("samples2d", "scatter", "Data and samples", datasets=("points",)),

@@ -201,14 +201,14 @@ class DDPMTrainer(Trainer):
         if self.images:
             frames = [self._grid(self.sched.q_sample(x0, torch.full((len(x0),), t, device=self.device), eps), 4)
                       for t in ts]
-            return FrameSequence(labels, images=np.stack(frames), initial=0)
+            return FrameSequence(labels, images=np.stack(frames), initial=0, values=ts)
         idx = self.view_idx[:len(eps)]
         eps = eps[:len(idx)]  # small data sets have fewer points than the fixed noise
         x0 = self.data.x[idx]
         frames = [to_numpy(self.sched.q_sample(x0, torch.full((len(x0),), t, device=self.device), eps) * self.scale)
                   for t in ts]
         lab = None if self.data.labels is None else to_numpy(self.data.labels[idx]).astype(int)
-        return FrameSequence(labels, points=np.stack(frames), point_labels=lab, initial=0)
+        return FrameSequence(labels, points=np.stack(frames), point_labels=lab, initial=0, values=ts)
 
     def _view_forward_strip(self):
         """8 training images (rows) at 10 timesteps (columns) from t = 0 to T - 1."""

@@ -330,6 +330,7 @@ class Run:
                         fut.set_exception(exc)
                 if live:
                     self.trainer.set_params(live)
+                    self._view_step.clear()  # what views show may depend on the new values
                 if phase is not _NO_STEP:
                     self._do_step(phase)
                 self._serve_views()

@@ -128,6 +128,8 @@ class FrameSequence(Snapshot):
     tiled grid - or ``points`` (T, N, 2) for point clouds moving in the plane.
     ``labels`` names each frame (e.g. "t = 999"). ``initial`` is the frame a view
     shows first (negative counts from the end; default: the last frame).
+    ``values`` gives each frame a number (its timestep): a view declared with
+    ``ViewDecl.scrub_param`` sets that live parameter to it when the learner scrubs.
     """
 
     labels: Sequence[str]
@@ -135,6 +137,7 @@ class FrameSequence(Snapshot):
     points: Optional[np.ndarray] = None
     point_labels: Optional[np.ndarray] = None
     initial: int = -1
+    values: Optional[Sequence[int]] = None
 
     def __post_init__(self):
         if (self.images is None) == (self.points is None):
@@ -146,6 +149,8 @@ class FrameSequence(Snapshot):
         n = len(self.images if self.images is not None else self.points)
         if len(self.labels) != n:
             raise ValueError(f"{len(self.labels)} labels for {n} frames")
+        if self.values is not None and len(self.values) != n:
+            raise ValueError(f"{len(self.values)} values for {n} frames")
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -34,6 +34,8 @@ class ViewDecl:
     ``clickable`` views hand clicks (data coordinates) to ``Trainer.on_click``.
     ``scalars`` lists the scalar names a ``lines`` view plots from the run's
     scalar stream (empty: a ``Curves`` snapshot is expected instead).
+    ``scrub_param`` (``frames`` views) names a live parameter set to the scrubbed
+    frame's value, so other views can follow the scrubber (e.g. a field at that t).
     """
 
     id: str
@@ -44,6 +46,7 @@ class ViewDecl:
     log_y: bool = False
     help: str = ""
     datasets: Sequence[str] = ("points", "images")
+    scrub_param: str = ""
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,16 @@ class ParamForm(QWidget):
         w.setObjectName(f"param-{p.name}")
         return w
 
+    def refresh(self) -> None:
+        """Show values changed elsewhere (e.g. by scrubbing a view); never under the user's cursor."""
+        if self.run is None:
+            return
+        for name, editor in self.editors.items():
+            if isinstance(editor, QLineEdit) and not editor.hasFocus():
+                text = self._fmt(self.run.params.values[name])
+                if editor.text() != text:
+                    editor.setText(text)
+
     @staticmethod
     def _fmt(value) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)

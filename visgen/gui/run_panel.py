@@ -235,6 +235,7 @@ class RunPanel(QWidget):
             self.status.setText("No run yet: choose a model and data, then press New run.")
             self.details_button.setVisible(False)
             return
+        self.param_form.refresh()
         state = run.state
         self.train_button.setText("Pause" if state == RunState.RUNNING else
                                   "Resume" if state == RunState.PAUSED else "Train")

@@ -36,6 +36,8 @@ class RunViews:
             view = resolve(kind.widget)(decl)
             if decl.clickable:
                 view.clicked.connect(lambda x, y, vid=decl.id: self.run.click(vid, x, y))
+            if decl.scrub_param:
+                view.scrubbed.connect(lambda v, name=decl.scrub_param: self.run.set_param(name, v))
             dock = QDockWidget(f"{decl.title} — {run.name}", window)
             dock.setObjectName(f"view:{decl.id}:{slot}")
             dock.setWidget(view)

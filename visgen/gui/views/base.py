@@ -28,6 +28,7 @@ class View(QWidget):
     """
 
     clicked = Signal(float, float)
+    scrubbed = Signal(int)  # the value of a scrubbed frame (frames views)
 
     def __init__(self, decl: ViewDecl | None, parent=None):
         super().__init__(parent)

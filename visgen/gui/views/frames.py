@@ -45,6 +45,7 @@ class FramesView(View):
         self.timer.timeout.connect(self._advance)
         self.play_button.toggled.connect(self.set_playing)
         self.slider.valueChanged.connect(self._show_frame)
+        self.slider.valueChanged.connect(self._scrubbed)
         self._brushes = None
         self._mode = None
 
@@ -95,6 +96,12 @@ class FramesView(View):
             vb.enableAutoRange()
         else:
             self.image.clear()
+
+    def _scrubbed(self, i: int) -> None:
+        """Hand the scrubbed frame's value to whoever listens (the run, for ``scrub_param``)."""
+        snap = self.last_snapshot
+        if snap is not None and snap.values is not None and 0 <= i < len(snap.values):
+            self.scrubbed.emit(int(snap.values[i]))
 
     def _show_frame(self, i: int) -> None:
         s = self.last_snapshot
