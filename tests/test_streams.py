@@ -209,4 +209,17 @@ def test_demand_views_are_independent():
     d.request("slow")
     d.request("fast")
     assert d.due(now=0.5) == ["fast"]
-    assert sorted(d.due(now=4.0)) == ["fast", "slow"]
+    # two active views share the 3 % budget: the slow one waits 0.1 / 0.015 = 6.7 s
+    assert d.due(now=4.0) == ["fast"]
+    assert sorted(d.due(now=6.8)) == ["fast", "slow"]
+
+
+def test_demand_counts_drawing_time_in_the_cost():
+    """The GUI's drawing competes with training for the interpreter lock: it is budgeted too."""
+    d = Demand(budget=0.05, min_interval=0.1)
+    d.request("v")
+    d.served("v", cost=0.001, now=0.0)
+    d.drawn("v", 0.049)                   # 50 ms per snapshot in all, one active view
+    d.request("v")
+    assert d.due(now=0.5) == []           # cheap to take, dear to draw: not at 10 Hz
+    assert d.due(now=1.01) == ["v"]       # 0.05 s / 0.05 = every second

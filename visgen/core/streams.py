@@ -126,22 +126,28 @@ class SnapshotSlots:
 
 
 class Demand:
-    """Which views asked for a snapshot, with a cost budget.
+    """Which views asked for a snapshot, under one cost budget for all of them.
 
     A view asks with ``request``; the training thread calls ``due()`` between
-    steps. A view is due when it asked and at least ``max(min_interval,
-    cost / budget)`` seconds passed since its last snapshot, where ``cost`` is
-    how long that snapshot took: a snapshot costing 10 ms with a 3 % budget is
-    taken at most every 0.33 s.
+    steps. A view's cost is the time its snapshot took in the training thread
+    plus the time the GUI took to draw it (reported with ``drawn``): both take
+    time from training, the second through the interpreter lock. The budget is
+    a fraction of wall time shared by the views active in the last few seconds;
+    a view is due when it asked and ``max(min_interval, cost / share)`` seconds
+    passed since its last snapshot. One view costing 10 ms with a 3 % budget is
+    served at most every 0.33 s; two such views, every 0.67 s each.
     """
 
-    def __init__(self, budget: float = 0.03, min_interval: float = 1 / 30):
+    ACTIVE = 5.0  # seconds: a view served within this long counts as sharing the budget
+
+    def __init__(self, budget: float = 0.05, min_interval: float = 0.2):
         self.budget = budget
         self.min_interval = min_interval
         self._lock = threading.Lock()
         self._wanted: set = set()
         self._last: dict = {}
         self._cost: dict = {}
+        self._draw: dict = {}
 
     def request(self, view_id: str) -> None:
         with self._lock:
@@ -155,20 +161,36 @@ class Demand:
         with self._lock:
             return set(self._wanted)
 
+    def cost(self, view_id: str) -> float:
+        """Smoothed seconds per snapshot of a view, taking plus drawing."""
+        return self._cost.get(view_id, 0.0) + self._draw.get(view_id, 0.0)
+
     def due(self, now: Optional[float] = None, ignore_budget: bool = False) -> list:
         now = time.perf_counter() if now is None else now
         with self._lock:
+            active = sum(1 for t in self._last.values() if now - t < self.ACTIVE) or 1
+            share = self.budget / active
             out = []
             for v in self._wanted:
-                wait = max(self.min_interval, self._cost.get(v, 0.0) / self.budget)
+                wait = max(self.min_interval, self.cost(v) / share)
                 if ignore_budget or now - self._last.get(v, -1e9) >= wait:
                     out.append(v)
             return out
 
+    @staticmethod
+    def _smooth(table: dict, key: str, value: float) -> None:
+        # Smoothed so one slow snapshot does not starve a view for long.
+        old = table.get(key)
+        table[key] = value if old is None else 0.7 * old + 0.3 * value
+
     def served(self, view_id: str, cost: float, now: Optional[float] = None) -> None:
+        """The training thread took a snapshot of ``view_id`` in ``cost`` seconds."""
         with self._lock:
             self._wanted.discard(view_id)
             self._last[view_id] = time.perf_counter() if now is None else now
-            # Smooth the cost so one slow snapshot does not starve a view for long.
-            old = self._cost.get(view_id)
-            self._cost[view_id] = cost if old is None else 0.7 * old + 0.3 * cost
+            self._smooth(self._cost, view_id, cost)
+
+    def drawn(self, view_id: str, seconds: float) -> None:
+        """The GUI took ``seconds`` to draw a snapshot of ``view_id``."""
+        with self._lock:
+            self._smooth(self._draw, view_id, seconds)

@@ -19,7 +19,8 @@ from ..core.spec import resolve
 class RunViews:
     """Creates a dock per view the run's model declares for its data kind."""
 
-    LINES_INTERVAL = 0.1  # seconds; long curves need not redraw at 30 Hz
+    LINES_INTERVAL = 0.25  # seconds at least between redraws of the scalar curves (4 Hz reads as live)
+    LINES_BUDGET = 0.02   # ... and at most this fraction of wall time spent redrawing them
 
     def __init__(self, window, run, slot: int):
         self.run = run
@@ -28,6 +29,7 @@ class RunViews:
         self.views: dict = {}
         self._scalar_version = -1
         self._lines_at = 0.0
+        self._lines_cost = 0.0
         kinds = run.registry.view_kinds
         for decl in run.spec.views_for(run.dataset_spec.kind):
             kind = kinds.get(decl.kind)
@@ -49,18 +51,25 @@ class RunViews:
         """Pull what is new from the run into the views (GUI thread)."""
         run = self.run
         now = time.perf_counter()
-        if run.scalars.version != self._scalar_version and now - self._lines_at >= self.LINES_INTERVAL:
+        interval = max(self.LINES_INTERVAL, self._lines_cost / self.LINES_BUDGET)
+        if run.scalars.version != self._scalar_version and now - self._lines_at >= interval:
             self._scalar_version = run.scalars.version
             self._lines_at = now
             for view_id, view in self.views.items():
                 if view.decl.scalars:
                     view.show_scalars(run.scalars.series(view.decl.scalars))
+                    view.repaint()
+            # Long histories cost more to draw: the interval grows with them (GIL time is training time).
+            self._lines_cost = 0.7 * self._lines_cost + 0.3 * (time.perf_counter() - now)
         for view_id, view in self.views.items():
             if view.decl.scalars:
                 continue
             snap = run.take(view_id)
             if snap is not None:
+                t0 = time.perf_counter()
                 view.show_snapshot(snap)
+                view.repaint()  # paint now, so the drawing cost is measured and budgeted
+                run.demand.drawn(view_id, time.perf_counter() - t0)
             if self._visible(view_id):
                 run.request(view_id)
 
