@@ -567,3 +567,25 @@ def test_hidden_view_is_not_requested(qtbot, make_window, registry):
     views.docks["latent"].show()  # shown again, it asks again
     qtbot.waitUntil(lambda: snapshot_counts()["latent"] > after["latent"], timeout=WAIT)
     window.close()
+
+
+def test_plain_launch_opens_the_default_model_on_the_embedded_data(make_window):
+    """`visgen` with no arguments: a VAE run on digits waits for Train (nothing trains yet)."""
+    from visgen.cli.main import _gui_parser
+    from visgen.gui.app import open_window
+    from visgen.core.registry import Registry
+    from visgen.core import builtin_views
+    from visgen.data import builtin_datasets
+    import visgen_gan
+    import visgen_vae
+
+    reg = Registry()
+    reg.register(builtin_datasets, "visgen.datasets")
+    reg.register(builtin_views, "visgen.views")
+    reg.register(visgen_gan, "gan")        # sorts before vae: the default must still be vae
+    reg.register(visgen_vae, "vae")
+    window = open_window(_gui_parser().parse_args([]), reg, make_window(reg))
+    [run] = window.runs
+    assert (run.spec.id, run.dataset_spec.name) == ("vae", "digits")
+    assert run.state == RunState.IDLE and not run.alive
+    assert window.panel.model_id == "vae" and window.panel.current is run

@@ -7,6 +7,27 @@ import sys
 
 from ..core.errors import VisgenError
 
+DEFAULT_MODEL = "vae"  # the first model of the course, on the bundled digits
+
+
+def open_window(args, registry, window):
+    """Set ``window`` up for the command line: ``--run`` starts that run; without it the
+    default model waits on the embedded data for the learner to press Train."""
+    if args.run:
+        model, _, dataset = args.run.partition(":")
+        run = window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
+                             device=args.device, dataset_path=args.data_path)
+        window.panel.select_model(model)
+        window.panel.select_dataset(run.dataset_spec.name)
+        run.start()
+    elif args.set:
+        raise VisgenError("--set needs --run MODEL")
+    elif registry.models:
+        model = DEFAULT_MODEL if DEFAULT_MODEL in registry.models else sorted(registry.models)[0]
+        window.new_run(model, seed=args.seed, device=args.device)
+        window.panel.select_model(model)
+    return window
+
 
 def run_gui(args) -> int:
     """Open the main window; with ``--run``, start that run; return the exit status."""
@@ -27,17 +48,7 @@ def run_gui(args) -> int:
     app.setApplicationName("visgen")
     app.setOrganizationName("visgen")
     registry = default_registry()
-
-    window = MainWindow(registry, restore_layout=not args.fresh_layout)
-    if args.run:
-        model, _, dataset = args.run.partition(":")
-        run = window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
-                             device=args.device, dataset_path=args.data_path)
-        window.panel.select_model(model)
-        window.panel.select_dataset(run.dataset_spec.name)
-        run.start()
-    elif args.set:
-        raise VisgenError("--set needs --run MODEL")
+    window = open_window(args, registry, MainWindow(registry, restore_layout=not args.fresh_layout))
     window.show()
 
     if args.screenshot:
