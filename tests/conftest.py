@@ -87,24 +87,39 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture
-def window_with(qtbot, tmp_path):
-    """``window_with(*plugins)``: a shown MainWindow on its own settings file; closed at the end."""
+def settings_at(tmp_path, name: str = "s.ini"):
+    """A settings file of the test's own, so no test touches the user's layout."""
     from PySide6.QtCore import QSettings
 
+    return QSettings(str(tmp_path / name), QSettings.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Build shown MainWindows; every one is closed at the end even if the test fails."""
     from visgen.gui.main_window import MainWindow
 
     windows = []
 
-    def make(*plugins):
-        w = MainWindow(registry_with(*plugins), settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
+    def make(registry, settings=None, show=True, **kwargs):
+        window = MainWindow(registry, settings=settings if settings is not None else settings_at(tmp_path),
+                            **kwargs)
+        qtbot.addWidget(window)
+        windows.append(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
     yield make
     for w in windows:
         w.close()
+
+
+@pytest.fixture
+def window_with(make_window):
+    """``window_with(*plugins)``: a shown MainWindow with the named built-in plugins."""
+    return lambda *plugins: make_window(registry_with(*plugins))
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
+from conftest import registry_with, settings_at
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtWidgets import QLabel, QLineEdit  # noqa: E402
 
 from visgen import ModelSpec, Param, Snapshot, ViewDecl, ViewKind, hookimpl  # noqa: E402
 from visgen.core.run import RunState  # noqa: E402
-from visgen.gui.main_window import MainWindow  # noqa: E402
 from visgen.gui.views.base import View  # noqa: E402
 from visgen.gui.views.image_grid import ImageGridView  # noqa: E402
 from visgen.gui.views.scatter import ScatterView  # noqa: E402
@@ -31,30 +31,6 @@ from visgen.gui.views.scatter import ScatterView  # noqa: E402
 # ms: generous, for a loaded 2-core machine where the first run of a process also pays for
 # importing scikit-learn and warming torch up; passing waits return as soon as they can.
 WAIT = 30_000
-
-
-def settings_at(tmp_path, name: str = "s.ini") -> QSettings:
-    return QSettings(str(tmp_path / name), QSettings.IniFormat)
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    """Build shown MainWindows; every one is closed at the end even if the test fails."""
-    windows = []
-
-    def make(registry, settings=None, show=True, **kwargs):
-        window = MainWindow(registry, settings=settings if settings is not None else settings_at(tmp_path),
-                            **kwargs)
-        qtbot.addWidget(window)
-        windows.append(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for w in windows:
-        w.close()
 
 
 def click(qtbot, button) -> None:
@@ -573,17 +549,8 @@ def test_plain_launch_opens_the_default_model_on_the_embedded_data(make_window):
     """`visgen` with no arguments: a VAE run on digits waits for Train (nothing trains yet)."""
     from visgen.cli.main import _gui_parser
     from visgen.gui.app import open_window
-    from visgen.core.registry import Registry
-    from visgen.core import builtin_views
-    from visgen.data import builtin_datasets
-    import visgen_gan
-    import visgen_vae
 
-    reg = Registry()
-    reg.register(builtin_datasets, "visgen.datasets")
-    reg.register(builtin_views, "visgen.views")
-    reg.register(visgen_gan, "gan")        # sorts before vae: the default must still be vae
-    reg.register(visgen_vae, "vae")
+    reg = registry_with("gan", "vae")      # gan sorts before vae: the default must still be vae
     window = open_window(_gui_parser().parse_args([]), reg, make_window(reg))
     [run] = window.runs
     assert (run.spec.id, run.dataset_spec.name) == ("vae", "digits")

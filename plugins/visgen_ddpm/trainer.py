@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from visgen import (Bars, Curves, Field2D, FrameSequence, ImageGrid, ParamError, PointSet, Scatter,
-                    Trainer, Vectors, mode_coverage, tile, to_numpy)
+                    Trainer, Vectors, chw_to_hwc, mode_coverage, tile, to_numpy)
 from visgen.nn import BatchSampler
 
 from . import samplers
@@ -115,10 +115,7 @@ class DDPMTrainer(Trainer):
         with torch.no_grad():
             for e, w in zip(self.ema.parameters(), self.net.parameters()):
                 e.lerp_(w, 1 - p["ema"])
-            b = (t * BUCKETS // self.sched.T).cpu().numpy()
-            for k, v in zip(b, err.detach().cpu().numpy()):
-                old = self.bucket_loss[k]
-                self.bucket_loss[k] = v if np.isnan(old) else 0.98 * old + 0.02 * v
+            self._track_buckets((t * BUCKETS // self.sched.T).cpu().numpy(), err.cpu().numpy())
         out = {"loss": loss.item()}
         if (not self.images and self.dataset.mixture is not None
                 and (self.step_count + 1) % COVERAGE_EVERY == 0):
@@ -128,6 +125,16 @@ class DDPMTrainer(Trainer):
             cov = mode_coverage(self.to_data(x), mix.centers, mix.std)
             out.update(modes_covered=cov["modes_covered"], high_quality=cov["high_quality"])
         return out
+
+    def _track_buckets(self, buckets: np.ndarray, err: np.ndarray) -> None:
+        """Per-bucket moving average of the loss, as if each sample were an EMA step of 0.02
+        (vectorised: a Python loop over the batch would sit in the training hot path)."""
+        count = np.bincount(buckets, minlength=BUCKETS)
+        seen = count > 0
+        mean = np.bincount(buckets, weights=err, minlength=BUCKETS)[seen] / count[seen]
+        keep = 0.98 ** count[seen]
+        old = self.bucket_loss[seen]
+        self.bucket_loss[seen] = np.where(np.isnan(old), mean, keep * old + (1 - keep) * mean)
 
     # -- sampling ----------------------------------------------------------------------
     def eps_model(self, labels=None, net=None):
@@ -178,21 +185,14 @@ class DDPMTrainer(Trainer):
         return self.to_data(x)
 
     # -- views ---------------------------------------------------------------------------
-    @torch.no_grad()
-    def snapshot(self, view_id):
-        view = getattr(self, f"_view_{view_id}", None)
-        return None if view is None else view()
-
     def _frame_ts(self):
         T = self.sched.T
         return sorted(set(torch.linspace(0, T - 1, min(T, MAX_FRAMES)).round().long().tolist()))
 
     def _grid(self, x, nrow=8):
-        imgs = self.to_data(x)
-        imgs = imgs[:, 0] if imgs.shape[1] == 1 else np.moveaxis(imgs, 1, -1)
-        return tile(imgs, nrow=nrow, pad_value=0.5)
+        return tile(chw_to_hwc(self.to_data(x)), nrow=nrow, pad_value=0.5)
 
-    def _view_forward(self):
+    def view_forward(self):
         """q(x_t | x_0) for a fixed batch at every (or every k-th) t, with fixed noise."""
         ts = self._frame_ts()
         x0 = self.view_x0
@@ -210,7 +210,7 @@ class DDPMTrainer(Trainer):
         lab = None if self.data.labels is None else to_numpy(self.data.labels[idx]).astype(int)
         return FrameSequence(labels, points=np.stack(frames), point_labels=lab, initial=0, values=ts)
 
-    def _view_forward_strip(self):
+    def view_forward_strip(self):
         """8 training images (rows) at 10 timesteps (columns) from t = 0 to T - 1."""
         ts = torch.linspace(0, self.sched.T - 1, 10).round().long().tolist()
         x0 = self.view_x0[:8]
@@ -218,7 +218,7 @@ class DDPMTrainer(Trainer):
         x = torch.stack(cols, 1).flatten(0, 1)
         return ImageGrid.from_chw(self.to_data(x), nrow=10, title="columns: t = " + ", ".join(map(str, ts)))
 
-    def _view_reverse(self):
+    def view_reverse(self):
         """The current model denoising fixed noise, frame by frame (with the chosen sampler)."""
         if self.images:
             x_T = self.fixed_noise[:16]
@@ -232,7 +232,7 @@ class DDPMTrainer(Trainer):
         steps = self.sched.T if p["sampler"] == "ddpm" else len(self.timesteps())
         return [f"t = {t}   ({p['sampler']}, {steps} steps)" for t, _ in frames]
 
-    def _view_samples(self):
+    def view_samples(self):
         x, _ = self.run_sampler(x_T=self.fixed_noise[:min(64, max(40, 4 * self.n_classes))] if self.conditional
                                 else self.fixed_noise)
         title = self.timesteps_text()
@@ -240,7 +240,7 @@ class DDPMTrainer(Trainer):
             title += f", guidance w = {self.params['guidance']:g}; column = class"
         return ImageGrid.from_chw(self.to_data(x), nrow=self.n_classes if self.conditional else 8, title=title)
 
-    def _view_samples2d(self):
+    def view_samples2d(self):
         x, _ = self.run_sampler(x_T=self.fixed_points)
         lab = to_numpy(self.labels_for(len(x))).astype(int) if self.conditional else None
         data = to_numpy(self.data.x[self.view_idx] * self.scale)
@@ -249,17 +249,17 @@ class DDPMTrainer(Trainer):
                                  color=None if lab is not None else (214, 39, 40), size=4)],
                        x_label="x1", y_label="x2")
 
-    def _view_schedule(self):
+    def view_schedule(self):
         s = self.sched
         return Curves(np.arange(s.T), {"beta_t": to_numpy(s.betas), "alpha_bar_t": to_numpy(s.alpha_bar),
                                        "SNR_t": to_numpy(s.snr)}, x_label="t", log_y=True)
 
-    def _view_loss_by_t(self):
+    def view_loss_by_t(self):
         edges = -(-np.arange(BUCKETS + 1) * self.sched.T // BUCKETS)  # bucket k starts at ceil(k T / 10)
         return Bars([f"{a}" for a in edges[:-1]], np.nan_to_num(self.bucket_loss),
                     y_label=f"loss (EMA) for t in [label, label + {edges[1]})")
 
-    def _view_field(self, res: int = 24):
+    def view_field(self, res: int = 24):
         """The predicted noise at t = field_t over the plane: arrows point along -eps (towards data)."""
         t = min(self.params["field_t"], self.sched.T - 1)
         data = self.data.x[self.view_idx]
@@ -279,7 +279,7 @@ class DDPMTrainer(Trainer):
                                         color=(255, 255, 255))],
                        value_label=f"|eps| at t = {t}")
 
-    def _view_sampler_compare(self):
+    def view_sampler_compare(self):
         """Time per sample for DDPM (T steps) and DDIM (sample_steps), with coverage on mixtures."""
         n = 500 if not self.images else 16
         labels, times = [], []

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from visgen import (Field2D, ParamError, Histogram, HistogramSeries, ImageGrid, PointSet, Trainer, Vectors,
                     mode_coverage, to_numpy)
-from visgen.nn import BatchSampler
+from visgen.nn import BatchSampler, evaluating
 
 from . import losses, nets
 
@@ -125,10 +125,9 @@ class GANTrainer(Trainer):
     # -- sampling and metrics ------------------------------------------------------
     @torch.no_grad()
     def sample(self, n, labels=None):
-        self.G.eval()
         z, rand_labels = self.noise(n)
-        x = self.generate(z, rand_labels if labels is None else labels)
-        self.G.train()
+        with evaluating(self.G):
+            x = self.generate(z, rand_labels if labels is None else labels)
         return to_numpy((x + 1) / 2 if self.images else x)
 
     def coverage(self):
@@ -136,46 +135,30 @@ class GANTrainer(Trainer):
         cov = mode_coverage(self.sample(2500), mix.centers, mix.std)
         return {"modes_covered": cov["modes_covered"], "high_quality": cov["high_quality"]}
 
-    # -- views ---------------------------------------------------------------------
-    @torch.no_grad()
-    def snapshot(self, view_id):
-        view = getattr(self, f"_view_{view_id}", None)
-        if view is None:
-            return None
-        self.D.eval()  # drawing must not advance spectral norm's power iteration
-        try:
-            return view()
-        finally:
-            self.D.train()
+    # -- views (Trainer.snapshot calls them without gradients, G and D in eval mode) --
 
-    def _view_scores(self):
+    def view_scores(self):
         real, labels = self.data.batch(512)
         z, _ = self.noise(len(real))
         cond = self.onehot(labels)
-        self.G.eval()
         s_real, s_fake = self.D(real, cond), self.D(self.generate(z, labels), cond)
-        self.G.train()
         name = "D(x)" if self.kind == "bce" else "critic f(x)"
         rng = (0.0, 1.0) if self.kind == "bce" else None
         return Histogram([HistogramSeries(f"{name} on real", to_numpy(losses.score(self.kind, s_real)), REAL),
                           HistogramSeries(f"{name} on fake", to_numpy(losses.score(self.kind, s_fake)), FAKE)],
                          bins=40, range=rng, x_label=name)
 
-    def _view_samples(self):
-        self.G.eval()
+    def view_samples(self):
         x = self.generate(self.fixed_z, self.fixed_labels)
-        self.G.train()
         title = "fixed z" + (": column = class" if self.conditional else "")
         return ImageGrid.from_chw(to_numpy((x + 1) / 2), nrow=max(self.n_classes, 8) if self.conditional else 8,
                                   title=title)
 
-    def _view_class_samples(self):
+    def view_class_samples(self):
         k = self.n_classes
         labels = torch.arange(k, device=self.device).repeat_interleave(8)
         z = self.fixed_z[:8].repeat(k, 1)
-        self.G.eval()
         x = self.G(z, self.onehot(labels))
-        self.G.train()
         names = self.dataset.class_names or [str(i) for i in range(k)]
         return ImageGrid.from_chw(to_numpy((x + 1) / 2), nrow=8,
                                   title="row = class (" + ", ".join(map(str, names)) + "), same z per column")
@@ -185,7 +168,7 @@ class GANTrainer(Trainer):
         pad = 0.25 * (hi - lo).max() + 0.5
         return lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
 
-    def _view_decision(self, res: int = 80):
+    def view_decision(self, res: int = 80):
         """D over the plane, real and fake points, G's gradient arrows, the warped z grid."""
         x0, x1, y0, y1 = self._bounds()
         gx, gy = torch.meshgrid(torch.linspace(x0, x1, res), torch.linspace(y0, y1, res), indexing="xy")
@@ -193,7 +176,6 @@ class GANTrainer(Trainer):
         values = self._d_score_averaged(grid).view(res, res)
         real, _ = self.data.batch(500)
         z, labels = self.noise(500)
-        self.G.eval()
         fake = self.generate(z, labels)
         arrows = fake[:100].clone().requires_grad_(True)
         with torch.enable_grad():  # where G's loss pushes each fake point: -grad_x of g_loss
@@ -203,7 +185,6 @@ class GANTrainer(Trainer):
         direction = -grad
         scale = 0.15 * (x1 - x0) / (direction.norm(dim=1).max().item() + 1e-12)
         manifold = self._manifold()
-        self.G.train()
         fake_set = (PointSet("fake G(z)", to_numpy(fake), to_numpy(labels).astype(int),
                              self.dataset.class_names, size=5) if self.conditional
                     else PointSet("fake G(z)", to_numpy(fake), color=FAKE, size=5))

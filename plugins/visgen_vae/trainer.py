@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from visgen import Bars, ImageGrid, PointSet, Scatter, Trainer, to_numpy
-from visgen.nn import PCA2D, BatchSampler
+from visgen.nn import PCA2D, BatchSampler, evaluating
 
 from .model import VAE
 
@@ -45,22 +45,13 @@ class VAETrainer(Trainer):
         return {"neg_elbo": (recon + kl).item(), "recon": recon.item(), "kl": kl.item()}
 
     # -- views ------------------------------------------------------------
-    @torch.no_grad()
-    def snapshot(self, view_id):
-        self.model.eval()
-        try:
-            view = getattr(self, f"_view_{view_id}", None)
-            return None if view is None else view()
-        finally:
-            self.model.train()
-
     def _latent_xy(self, mu: torch.Tensor) -> np.ndarray:
         z = to_numpy(mu)
         if z.shape[1] == 2:
             return z
         return self.pca.fit(z).transform(z)
 
-    def _view_latent(self):
+    def view_latent(self):
         x = self.data.x[self.view_idx]
         mu, _ = self.model.encode(x)
         labels = None if self.data.labels is None else to_numpy(self.data.labels[self.view_idx]).astype(int)
@@ -68,7 +59,7 @@ class VAETrainer(Trainer):
         return Scatter([PointSet("posterior means", self._latent_xy(mu), labels, self.dataset.class_names)],
                        x_label=axes[0], y_label=axes[1])
 
-    def _view_recon(self):
+    def view_recon(self):
         x = self.data.x[self.view_idx[:32]]
         mu, _ = self.model.encode(x)
         rec = self.model.mean(mu)
@@ -76,10 +67,10 @@ class VAETrainer(Trainer):
         return ImageGrid.from_chw(to_numpy(torch.cat(rows)), nrow=8,
                          title="odd rows: input, even rows: reconstruction")
 
-    def _view_samples(self):
+    def view_samples(self):
         return ImageGrid.from_chw(to_numpy(self.model.mean(self.fixed_z)), nrow=8, title="fixed z ~ N(0, I)")
 
-    def _view_traversal(self):
+    def view_traversal(self):
         d, steps = self.params["latent_dim"], torch.linspace(-2.5, 2.5, 9, device=self.device)
         if d == 2:  # the whole 2D manifold on a grid
             zz = torch.stack(torch.meshgrid(steps, steps.flip(0), indexing="xy"), -1).reshape(-1, 2)
@@ -93,19 +84,19 @@ class VAETrainer(Trainer):
             title = f"row j: z_j from -2.5 to 2.5 (first {rows} dims)"
         return ImageGrid.from_chw(to_numpy(self.model.mean(zz)), nrow=9, title=title)
 
-    def _view_samples2d(self, clicked=None):
+    def view_samples2d(self, clicked=None):
         data = PointSet("data", to_numpy(self.data.x[self.view_idx]), color=(90, 90, 90), size=4)
         series = [PointSet("samples", self.sample(1000), color=(214, 39, 40, 140), size=4), data]
         if clicked is not None:
             series.append(PointSet("decoded click", clicked, color=(0, 0, 0), size=12))
         return Scatter(series, x_label="x1", y_label="x2")
 
-    def _view_kl_dims(self):
+    def view_kl_dims(self):
         x = self.data.x[self.view_idx]
         _, _, _, kl_dims = self.model.loss(x, 1.0)
         return Bars([f"z{j + 1}" for j in range(len(kl_dims))], to_numpy(kl_dims), y_label="KL (nats)")
 
-    def _view_decoded(self, z=None):
+    def view_decoded(self, z=None):
         return None if z is None else ImageGrid.from_chw(to_numpy(self.model.mean(z)), nrow=1,
                                                 title="decoded from the clicked point")
 
@@ -118,21 +109,17 @@ class VAETrainer(Trainer):
         if self.pca.components is None and self.params["latent_dim"] != 2:
             return {}
         z = torch.as_tensor(z, device=self.device)
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             if self.dataset.kind == "images":
-                return {"decoded": self._view_decoded(z)}
-            return {"samples2d": self._view_samples2d(clicked=to_numpy(self.model.mean(z)))}
-        finally:
-            self.model.train()
+                return {"decoded": self.view_decoded(z)}
+            return {"samples2d": self.view_samples2d(clicked=to_numpy(self.model.mean(z)))}
 
     # -- sampling and evaluation --------------------------------------------
     @torch.no_grad()
     def sample(self, n):
         z = torch.randn(n, self.params["latent_dim"], device=self.device)
-        self.model.eval()
-        mean = self.model.mean(z)
-        self.model.train()
+        with evaluating(self.model):
+            mean = self.model.mean(z)
         if self.model.likelihood == "gaussian" and self.dataset.kind == "points":
             mean = mean + torch.exp(0.5 * self.model.log_var_x) * torch.randn_like(mean)
         return to_numpy(mean.clamp(0, 1) if self.dataset.kind == "images" else mean)
@@ -140,10 +127,8 @@ class VAETrainer(Trainer):
     @torch.no_grad()
     def summary(self):
         """Negative ELBO on up to 2,000 training points: an upper bound on -log p(x)."""
-        self.model.eval()
-        x = self.data.x[self.view_idx]
-        _, recon, kl, _ = self.model.loss(x, 1.0)
-        self.model.train()
+        with evaluating(self.model):
+            _, recon, kl, _ = self.model.loss(self.data.x[self.view_idx], 1.0)
         nats = (recon + kl).item()
         return {"neg_elbo_nats": nats, "bits_per_dim": nats / (self.dataset.dim * math.log(2))}
 
@@ -151,15 +136,13 @@ class VAETrainer(Trainer):
     @torch.no_grad()
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Posterior means mu(x) for data-space x."""
-        self.model.eval()
-        mu, _ = self.model.encode(torch.as_tensor(x, dtype=torch.float32, device=self.device))
-        self.model.train()
+        with evaluating(self.model):
+            mu, _ = self.model.encode(torch.as_tensor(x, dtype=torch.float32, device=self.device))
         return to_numpy(mu)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> np.ndarray:
         """E[x | z] in data space."""
-        self.model.eval()
-        x = self.model.mean(torch.as_tensor(z, dtype=torch.float32, device=self.device))
-        self.model.train()
+        with evaluating(self.model):
+            x = self.model.mean(torch.as_tensor(z, dtype=torch.float32, device=self.device))
         return to_numpy(x.clamp(0, 1) if self.dataset.kind == "images" else x)

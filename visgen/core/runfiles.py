@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import VisgenError
-from .imaging import scatter_image, tile, write_png
+from .imaging import chw_to_hwc, scatter_image, tile, write_png
 
 CONFIG, METRICS, CHECKPOINT, SAMPLES, SUMMARY = (
     "config.json", "metrics.csv", "checkpoint.pt", "samples.png", "summary.json")
@@ -80,7 +80,7 @@ def save_samples_png(path, samples: np.ndarray, dataset=None, nrow: Optional[int
     """Images: a tiled grid. Points: the samples (red) over up to 5,000 data points (grey)."""
     samples = np.asarray(samples)
     if samples.ndim == 4:
-        imgs = samples[:, 0] if samples.shape[1] == 1 else np.moveaxis(samples, 1, -1)
+        imgs = chw_to_hwc(samples)
         h = imgs.shape[1]
         write_png(path, tile(imgs, nrow=nrow), scale=max(1, 128 // h))
     elif samples.ndim == 2 and samples.shape[1] == 2:

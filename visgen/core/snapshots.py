@@ -117,7 +117,8 @@ class ImageGrid(Snapshot):
         x = np.asarray(images)
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"from_chw wants (N, 1|3, H, W), got shape {x.shape}")
-        return cls(x[:, 0] if x.shape[1] == 1 else np.moveaxis(x, 1, -1), **kwargs)
+        from .imaging import chw_to_hwc
+        return cls(chw_to_hwc(x), **kwargs)
 
 
 @dataclass

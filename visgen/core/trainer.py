@@ -67,9 +67,19 @@ class Trainer:
     def snapshot(self, view_id: str):
         """Return a snapshot for the view ``view_id``, or None if there is nothing to show.
 
-        Called only when that view is ready to draw, so it may be expensive.
+        Called only when that view is ready to draw, so it may be expensive. The
+        default calls the method ``view_<id>`` (hyphens as underscores) if the
+        trainer has one, without gradients and with every module in eval mode
+        (drawing must not move batch-norm statistics or spectral norm's iteration).
         """
-        return None
+        view = getattr(self, "view_" + view_id.replace("-", "_"), None)
+        if view is None:
+            return None
+        from ..nn.modes import evaluating
+
+        modules = [m for m in self._stateful().values() if isinstance(m, torch.nn.Module)]
+        with torch.no_grad(), evaluating(*modules):
+            return view()
 
     def on_click(self, view_id: str, x: float, y: float) -> dict:
         """Handle a click at data coordinates (x, y) on a clickable view.
