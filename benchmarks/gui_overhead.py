@@ -61,7 +61,7 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from visgen.core.registry import default_registry
+    from visgen.composition import default_registry
 
     app = QApplication.instance() or QApplication([])
     reg = default_registry()

@@ -56,7 +56,7 @@ def registry_with(*plugins: str):
     (``"vae"``, ``"gan"``, ``"ddpm"``), registered by hand: no entry-point autoloading."""
     import importlib
 
-    from visgen.core import builtin_views
+    from visgen import view_kinds as builtin_views
     from visgen.core.registry import Registry
     from visgen.data import builtin_datasets
 

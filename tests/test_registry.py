@@ -312,7 +312,7 @@ def test_importing_visgen_and_plugins_is_light():
     code = textwrap.dedent("""
         import json, sys
         import visgen, visgen_vae
-        from visgen.core.registry import default_registry
+        from visgen.composition import default_registry
         from visgen.cli.list_command import describe
         info = describe(default_registry())
         assert any(m["id"] == "vae" for m in info["models"]), info["models"]

@@ -35,7 +35,7 @@ def scatter(n=50, k=3, seed=0):
 
 
 def test_builtin_view_kinds_resolve_without_qt_in_module():
-    from visgen.core import builtin_views
+    from visgen import view_kinds as builtin_views
     kinds = {k.name: k for k in builtin_views.visgen_register_views()}
     assert set(kinds) == {"lines", "scatter", "image_grid", "histogram", "frames", "field", "bars", "theory"}
     for k in kinds.values():

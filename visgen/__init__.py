@@ -14,7 +14,7 @@ from .core.snapshots import (Bars, Curves, Field2D, FrameSequence, Histogram,
                              HistogramSeries, ImageGrid, PointSet, Scatter, Snapshot,
                              Vectors)
 from .core.spec import DatasetSpec, ModelSpec, ViewDecl, ViewKind
-from .data.dataset import Dataset, Mixture
+from .core.dataset import Dataset, Mixture
 
 __version__ = "0.1.0"
 
@@ -23,10 +23,10 @@ _LAZY = {
     "TrainContext": ".core.trainer",
     "to_numpy": ".core.trainer",
     "Run": ".core.run",
-    "load_run": ".core.run",
+    "load_run": ".composition",
     "RunState": ".core.run",
     "Registry": ".core.registry",
-    "default_registry": ".core.registry",
+    "default_registry": ".composition",
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.registry import default_registry
+from ..composition import default_registry
 
 
 def describe(reg) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 from ..core import runfiles as rf
 from ..core.errors import VisgenError
 from ..core.evaluation import time_sampling
-from ..core.run import load_run
+from ..composition import load_run
 
 
 def run(args) -> int:

@@ -9,7 +9,7 @@ from .. import __version__
 from ..core import runfiles as rf
 from ..core.errors import VisgenError
 from ..core.evaluation import evaluate_samples, time_sampling
-from ..core.registry import default_registry
+from ..composition import default_registry
 from ..core.run import Run, RunState
 from .progress import Progress
 

@@ -147,15 +147,3 @@ class Registry:
                 f"unknown dataset {name!r}; valid: {', '.join(sorted(self.datasets))}"
             ) from None
 
-
-def default_registry(autoload: bool = True) -> Registry:
-    """A registry with visgen's own datasets and views, plus every entry-point plugin."""
-    from ..data import builtin_datasets
-    from . import builtin_views
-
-    reg = Registry()
-    reg.register(builtin_datasets, "visgen.datasets")
-    reg.register(builtin_views, "visgen.views")
-    if autoload:
-        reg.load_entry_points()
-    return reg

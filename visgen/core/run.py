@@ -387,28 +387,3 @@ class Run:
                 snap.step = self.step
                 self.slots.put(view_id, snap)
 
-
-def load_run(run_dir, registry: Optional[Registry] = None, settings=(), device: str = "auto",
-             seed: int = 0, threads: Optional[int] = None) -> Run:
-    """Rebuild a run saved by ``visgen train`` (config.json + checkpoint.pt), weights loaded.
-
-    ``settings`` are ``key=value`` strings; only live parameters may differ from
-    the saved ones (a structural change would not fit the weights).
-    """
-    from pathlib import Path
-
-    from . import runfiles as rf
-    from .registry import default_registry
-
-    config = rf.read_config(run_dir)
-    registry = registry or default_registry()
-    run = Run(registry, config["model"], config["dataset"], seed=seed, device=device,
-              dataset_path=config.get("data_path"), threads=threads)
-    for k, v in config["params"].items():
-        run.params.set(k, v)
-    for k, v in run.params.parse_assignments(settings).items():
-        if not run.params[k].live and v != config["params"].get(k):
-            raise VisgenError(f"{k} shapes the model and the run was trained with {k}="
-                              f"{config['params'].get(k)}; only live parameters can change when sampling")
-    run.load_checkpoint(Path(run_dir) / rf.CHECKPOINT).result()
-    return run

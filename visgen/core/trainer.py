@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from ..data.dataset import Dataset
+from .dataset import Dataset
 from .spec import ModelSpec
 
 
@@ -75,7 +75,7 @@ class Trainer:
         view = getattr(self, "view_" + view_id.replace("-", "_"), None)
         if view is None:
             return None
-        from ..nn.modes import evaluating
+        from .modes import evaluating
 
         modules = [m for m in self._stateful().values() if isinstance(m, torch.nn.Module)]
         with torch.no_grad(), evaluating(*modules):

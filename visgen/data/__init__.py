@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 
-from .dataset import Dataset, Mixture
+from ..core.dataset import Dataset, Mixture
 
 __all__ = ["Dataset", "Mixture", "load_dataset", "dataset_names"]
 

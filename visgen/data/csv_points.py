@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError
-from .dataset import Dataset
+from ..core.dataset import Dataset
 
 
 def _number(text: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import DataError
-from .dataset import Dataset
+from ..core.dataset import Dataset
 
 
 def load_digits(path=None, limit=None) -> Dataset:

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.errors import DataError
-from .dataset import Dataset
+from ..core.dataset import Dataset
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

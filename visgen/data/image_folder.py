@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.errors import DataError
-from .dataset import Dataset
+from ..core.dataset import Dataset
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                     ".ppm", ".pgm", ".pbm", ".pnm"}

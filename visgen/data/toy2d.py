@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import DataError
-from .dataset import Dataset, Mixture
+from ..core.dataset import Dataset, Mixture
 
 DEFAULT_N = 20000
 

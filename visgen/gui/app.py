@@ -41,7 +41,7 @@ def run_gui(args) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ..core.registry import default_registry
+    from ..composition import default_registry
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -5,7 +5,7 @@ Imports torch. Plugins import from here rather than writing the same block twice
 from .blocks import MLP, ConvDecoder, ConvEncoder
 from .projection import PCA2D
 from .batches import BatchSampler
-from .modes import evaluating
+from ..core.modes import evaluating
 from .time_embedding import TimeEmbedding, sinusoidal
 
 __all__ = ["MLP", "ConvEncoder", "ConvDecoder", "PCA2D", "BatchSampler", "TimeEmbedding", "sinusoidal", "evaluating"]

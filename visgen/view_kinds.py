@@ -5,9 +5,9 @@ headless runs and model listing stay Qt-free.
 """
 from __future__ import annotations
 
-from .hookspecs import hookimpl
-from .snapshots import Bars, Curves, Field2D, FrameSequence, Histogram, ImageGrid, Scatter
-from .spec import ViewKind
+from .core.hookspecs import hookimpl
+from .core.snapshots import Bars, Curves, Field2D, FrameSequence, Histogram, ImageGrid, Scatter
+from .core.spec import ViewKind
 
 _W = "visgen.gui.views."
 
