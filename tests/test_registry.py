@@ -1,15 +1,13 @@
 """Plugin discovery through real entry points, guarded per plugin."""
-import importlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
-import uuid
-from pathlib import Path
 
 import pytest
+from plugin_dists import clean_env, fake_dist, info_of, load, run_cli  # noqa: F401 (fixture)
 
+from visgen import hookimpl
 from visgen.core.registry import ENV_BLOCK, ENV_DISABLE, Registry
 from visgen.core.spec import DatasetSpec, ModelSpec
 
@@ -62,63 +60,6 @@ def visgen_register_models():
 def visgen_register_datasets():
     return [DatasetSpec(name="dup-extra-data", title="Extra", kind="points", loader="x:y")]
 '''
-
-
-class FakeDist:
-    """A package installed the way pip would: modules plus a ``*.dist-info`` folder."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.tag = uuid.uuid4().hex[:8]
-        self.dist = f"visgen-testplugins-{self.tag}"
-        self.entry_points = {}
-        self.modules = []
-
-    def module_name(self, base: str) -> str:
-        return f"vgtest_{base}_{self.tag}"
-
-    def add(self, ep_name: str, base: str, source: str, **fmt) -> str:
-        """Add a module (source formatted with ``module`` and ``fmt``) and an entry point for it."""
-        mod = self.module_name(base)
-        (self.root / f"{mod}.py").write_text(textwrap.dedent(source.format(module=mod, **fmt)))
-        self.entry_points[ep_name] = mod
-        self.modules.append(mod)
-        return mod
-
-    def write(self) -> "FakeDist":
-        info = self.root / f"{self.dist.replace('-', '_')}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {self.dist}\nVersion: 1.0\n")
-        lines = ["[visgen]"] + [f"{k} = {v}" for k, v in self.entry_points.items()]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        (info / "RECORD").write_text("")
-        return self
-
-
-@pytest.fixture
-def fake_dist(tmp_path, monkeypatch):
-    """Yields a FakeDist on sys.path; forgets its modules afterwards."""
-    monkeypatch.delenv(ENV_DISABLE, raising=False)
-    monkeypatch.delenv(ENV_BLOCK, raising=False)
-    dist = FakeDist(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield dist
-    for m in dist.modules:
-        sys.modules.pop(m, None)
-
-
-def load(dist: FakeDist) -> Registry:
-    dist.write()
-    importlib.invalidate_caches()
-    reg = Registry()
-    reg.load_entry_points()
-    return reg
-
-
-def info_of(reg: Registry, name: str):
-    found = [p for p in reg.plugins if p.name == name]
-    assert len(found) == 1, f"{name} listed {len(found)} times in {[p.name for p in reg.plugins]}"
-    return found[0]
 
 
 # -- (a) a real entry point ---------------------------------------------------------
@@ -228,9 +169,11 @@ class _Plugin:
     def __init__(self, models=(), datasets=()):
         self._models, self._datasets = list(models), list(datasets)
 
+    @hookimpl
     def visgen_register_models(self):
         return self._models
 
+    @hookimpl
     def visgen_register_datasets(self):
         return self._datasets
 
@@ -264,19 +207,10 @@ def test_unknown_model_lists_valid_ones(registry):
 
 
 # -- (e) visgen list --json ------------------------------------------------------------------
-def _clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in (ENV_DISABLE, ENV_BLOCK)}
-    env.update(extra)
-    return env
-
-
-def test_cli_list_json_shows_models_datasets_and_failed(fake_dist, tmp_path):
+def test_cli_list_json_shows_models_datasets_and_failed(fake_dist):
     fake_dist.add("broken-import", "broken", BROKEN_IMPORT)
     fake_dist.add("toy-good", "good", GOOD, model="toy-good")
-    fake_dist.write()
-    pp = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-m", "visgen.cli.main", "list", "--json"],
-                          capture_output=True, text=True, timeout=60, env=_clean_env(PYTHONPATH=pp))
+    proc = run_cli(fake_dist, "list", "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     models = {m["id"]: m for m in info["models"]}
@@ -296,11 +230,9 @@ def test_cli_list_json_shows_models_datasets_and_failed(fake_dist, tmp_path):
     assert {"lines", "scatter", "image_grid"} <= {v["name"] for v in info["views"]}
 
 
-def test_cli_list_text_mentions_failed_plugin(fake_dist, tmp_path):
+def test_cli_list_text_mentions_failed_plugin(fake_dist):
     fake_dist.add("broken-import", "broken", BROKEN_IMPORT)
-    fake_dist.write()
-    proc = subprocess.run([sys.executable, "-m", "visgen.cli.main", "list"], capture_output=True,
-                          text=True, timeout=60, env=_clean_env(PYTHONPATH=str(tmp_path)))
+    proc = run_cli(fake_dist, "list")
     assert proc.returncode == 0, proc.stderr
     assert "Failed plugins:" in proc.stdout
     assert "broken-import: ImportError" in proc.stdout
@@ -320,6 +252,6 @@ def test_importing_visgen_and_plugins_is_light():
                                 if m in sys.modules)))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env=_clean_env())
+                          env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
