@@ -129,3 +129,5 @@ def stop_runs():
     yield runs.append
     for r in runs:
         r.stop()
+    for r in runs:
+        r.stop().result(timeout=10)

@@ -73,8 +73,8 @@ def test_save_and_load_while_the_worker_runs(registry, stop_runs, tmp_path):
     run.save_checkpoint(path).result(timeout=30)   # taken in the worker, between steps
     step = read_checkpoint(path)["step"]
     assert step >= 3
-    run.load_checkpoint(path).result(timeout=30)    # stops the worker, rebuilds, loads
-    assert not run.alive and run.step == step and run.state == RunState.IDLE
+    run.load_checkpoint(path).result(timeout=30)    # in the worker: builds a new trainer, loads, swaps
+    assert run.step == step and run.state == RunState.PAUSED  # loading pauses a running run
 
 
 def _assert_refused(run, path, *needles):

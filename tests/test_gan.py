@@ -10,7 +10,7 @@ from torch import nn
 from visgen import Field2D, Histogram, ImageGrid, ParamError, VisgenError
 from visgen.core.run import Run, RunState
 from visgen_gan import losses
-from visgen_gan.trainer import COVERAGE_EVERY
+from visgen.core.live_metrics import EVERY as COVERAGE_EVERY
 
 MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan")
 SMALL = {"hidden": 64, "batch_size": 64}
@@ -58,7 +58,7 @@ STEPS = {"gan": 250, "dcgan": 40, "wgan": 250, "wgan-gp": 250, "lsgan": 250, "cg
 
 def _check_views(run, registry):
     kind = run.dataset.kind
-    decls = run.spec.views_for(kind)
+    decls = run.views  # what the run feeds: the model's views and the runtime's (coverage)
     assert decls
     seen = {}
     for decl in decls:
@@ -156,7 +156,7 @@ def test_cgan_class_samples_stream_through_the_run(make_run):
     run.step_once()
     wait_for(lambda: run.slots.pending() > 0, what="a class_samples snapshot")
     snap = run.take("class_samples")
-    run.stop()
+    run.stop().result(timeout=10)
     assert isinstance(snap, ImageGrid) and snap.step == 1
     assert snap.images.shape == (80, 8, 8) and snap.nrow == 8   # 10 rows of 8
 
@@ -308,14 +308,14 @@ def test_step_once_phase_through_the_worker(make_run, model, params):
     g0, d0 = params_of(tr.G), params_of(tr.D)
     run.step_once("D")
     wait_for(lambda: run.step == 1, what="the D step")
-    run.stop()
+    run.stop().result(timeout=10)
     assert not run.alive and run.trainer is tr
     assert same(params_of(tr.G), g0) and changed(d0, params_of(tr.D))
     assert "d_loss" in run.scalars.names and "g_loss" not in run.scalars.names
     g1, d1 = params_of(tr.G), params_of(tr.D)
     run.step_once("G")
     wait_for(lambda: run.step == 2, what="the G step")
-    run.stop()
+    run.stop().result(timeout=10)
     assert same(params_of(tr.D), d1) and changed(g1, params_of(tr.G))
     assert "g_loss" in run.scalars.names
     with pytest.raises(VisgenError, match="phase"):
@@ -481,6 +481,7 @@ def test_g_loss_switches_to_saturating_live(make_run):
 
 # -- mode coverage on mixtures ----------------------------------------------------------------------
 def test_mode_coverage_every_250_steps_on_ring8(make_run):
+    """Measured by the runtime (not the GAN trainer), as for every family."""
     run = make_run("gan", **SMALL)
     run.train(COVERAGE_EVERY - 1)
     assert "modes_covered" not in run.scalars.names

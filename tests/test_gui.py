@@ -132,13 +132,16 @@ def test_pause_step_stop_reset(qtbot, make_window, registry):
     qtbot.wait(300)
     assert run.step == paused_at + 1 and run.state == RunState.PAUSED
 
-    click(qtbot, panel.stop_button)
-    assert run.state == RunState.STOPPED and not run.alive
+    t0 = time.perf_counter()
+    click(qtbot, panel.stop_button)  # returns at once; the worker ends after its current call
+    assert time.perf_counter() - t0 < 0.5
+    qtbot.waitUntil(lambda: run.state == RunState.STOPPED and not run.alive, timeout=3000)
     assert run.trainer is not None  # kept for saving
 
     assert curve_len(losses) > 0
     click(qtbot, panel.reset_button)
-    assert run.step == 0 and run.state == RunState.IDLE and run.trainer is None
+    qtbot.waitUntil(lambda: run.step == 0 and run.state == RunState.IDLE and run.trainer is None, timeout=3000)
+    qtbot.waitUntil(lambda: curve_len(losses) == 0, timeout=3000)  # the views follow the new generation
     assert curve_len(losses) == 0
     qtbot.wait(200)  # a few pulls: nothing comes back
     assert curve_len(losses) == 0
@@ -197,8 +200,8 @@ def test_param_form_refuses_bad_values_applies_live_and_flags_structural(qtbot, 
     qtbot.waitUntil(lambda: "Reset to apply" in window.panel.status.text(), timeout=WAIT)
     assert first_width(run) == 256  # the change does not touch the model until Reset
 
-    click(qtbot, window.panel.reset_button)
-    assert not run.needs_reset
+    click(qtbot, window.panel.reset_button)  # returns at once; the reset happens in the worker's wake
+    qtbot.waitUntil(lambda: run.trainer is None and not run.needs_reset, timeout=WAIT)
     run.step_once()
     qtbot.waitUntil(lambda: run.step == 1, timeout=WAIT)
     assert first_width(run) == 64
@@ -285,7 +288,7 @@ def test_failing_trainer_is_reported_and_others_keep_training(qtbot, make_window
     vae.start()
     boom = window.new_run("boom")
     assert window.panel.current is boom and boom.dataset_spec.name == "ring8"
-    assert list(window.run_views[boom].docks) == ["loss"]
+    assert list(window.run_views[boom].docks) == ["loss", "coverage"]  # the runtime measures coverage on ring8
     click(qtbot, window.panel.train_button)
     qtbot.waitUntil(lambda: boom.state == RunState.FAILED, timeout=WAIT)
     assert "kaboom in step" in boom.error and "RuntimeError" in boom.traceback
@@ -303,16 +306,17 @@ def test_failing_trainer_is_reported_and_others_keep_training(qtbot, make_window
     assert not vae.alive and not boom.alive
 
 
-def test_nan_pauses_run_and_names_the_scalar(qtbot, make_window, registry):
+def test_nan_stops_run_as_diverged_and_names_the_scalar(qtbot, make_window, registry):
     assert registry.register(TinyModels(), "tiny").ok
     window = make_window(registry)
     run = window.new_run("nan")
     click(qtbot, window.panel.train_button)
-    qtbot.waitUntil(lambda: run.state == RunState.PAUSED, timeout=WAIT)
+    qtbot.waitUntil(lambda: run.state == RunState.DIVERGED, timeout=WAIT)
     assert run.step == 4  # three finite steps, then the NaN
     assert run.message.startswith("loss became nan at step 4")
     qtbot.waitUntil(lambda: "loss became nan" in window.panel.status.text(), timeout=WAIT)
-    assert "paused" in window.panel.status.text()
+    assert "diverged" in window.panel.status.text()
+    assert not window.panel.train_button.isEnabled()  # Reset first
     assert not window.panel.details_button.isVisible()
     qtbot.wait(200)
     assert run.step == 4  # it stays paused
@@ -381,7 +385,7 @@ def test_checkpoint_save_load_and_corrupt_file(qtbot, make_window, registry, tmp
     run = window.new_run("vae", "digits", seed=1)
     run.start()
     qtbot.waitUntil(lambda: run.step >= 20, timeout=WAIT)
-    run.stop()  # so the weights saved are the weights compared
+    run.stop().result(timeout=10)  # so the weights saved are the weights compared
     path = tmp_path / "vae.pt"
     assert run.save_checkpoint(path).result(timeout=30) == path
 
@@ -391,22 +395,26 @@ def test_checkpoint_save_load_and_corrupt_file(qtbot, make_window, registry, tmp
     w1 = run.trainer.model.state_dict()
     assert not all(np.array_equal(w1[k].numpy(), v.numpy()) for k, v in run2.trainer.model.state_dict().items())
 
-    window.panel.load_checkpoint(run2, path)
+    window.panel.load_checkpoint(run2, path).result(timeout=30)  # loaded in the worker, not here
     qtbot.waitUntil(lambda: run2.trainer is not None and run2.step == run.step, timeout=WAIT)
     w2 = run2.trainer.model.state_dict()
     assert w1.keys() == w2.keys()
     for k in w1:
         np.testing.assert_array_equal(w1[k].numpy(), w2[k].numpy(), err_msg=k)
-    assert run2.message == f"loaded {path}"
+    assert window.panel.notes[run2] == (f"loaded {path}", False)
+    qtbot.waitUntil(lambda: f"loaded {path}" in window.panel.status.text(), timeout=WAIT)
     run2.step_once()  # and it trains on from there
     qtbot.waitUntil(lambda: run2.step == run.step + 1, timeout=WAIT)
 
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
-    window.panel.load_checkpoint(run2, bad)  # must not raise
-    assert "d62728" in run2.message and "corrupt.pt" in run2.message
-    assert "not a readable visgen checkpoint" in run2.message
+    step = run2.step
+    window.panel.load_checkpoint(run2, bad).exception(timeout=30)  # must not raise here
+    text, is_error = window.panel.notes[run2]
+    assert is_error and "corrupt.pt" in text and "not a readable visgen checkpoint" in text
     qtbot.waitUntil(lambda: "corrupt.pt" in window.panel.status.text(), timeout=WAIT)
+    assert "d62728" in window.panel.status.text()
+    assert run2.step == step and run2.trainer is not None  # a bad file leaves the run as it was
     window.close()
 
 
@@ -488,7 +496,7 @@ def test_plugin_view_kind_gets_a_dock_and_shows_snapshots(qtbot, make_window, re
     window = make_window(registry)
     run = window.new_run("noter")
     views = window.run_views[run]
-    assert list(views.docks) == ["loss", "note"]
+    assert list(views.docks) == ["loss", "note", "coverage"]
     dock, view = views.docks["note"], views.views["note"]
     assert isinstance(view, TextView) and dock.widget() is view
     wait_docks_shown(qtbot, window, run)

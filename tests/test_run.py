@@ -117,10 +117,10 @@ def reg(registry):
 
 @pytest.fixture
 def make_run(reg, stop_runs):
-    def make(model="fake", **kw):
+    def make(model="fake", dataset="ring8", **kw):
         kw.setdefault("dataset_options", {"n": 256})
         kw.setdefault("threads", 1)
-        run = Run(reg, model, "ring8", **kw)
+        run = Run(reg, model, dataset, **kw)
         stop_runs(run)
         return run
     return make
@@ -165,8 +165,8 @@ def test_start_pause_step_once_stop(make_run):
 
     run.start()   # resume
     wait_for(lambda: run.step >= n + 10, what="resume")
-    run.stop()
-    assert not run.alive and run._thread is None
+    run.stop().result(timeout=5)
+    assert not run.alive
     assert run.state == RunState.STOPPED
     assert run.trainer is not None   # kept for saving
     s = run.step
@@ -216,7 +216,7 @@ def test_reset_clears_and_rebuilds(make_run):
     first = run.trainer
     run.request("v")
     wait_for(lambda: run.slots.pending() > 0, what="a snapshot")
-    run.reset()
+    run.reset().result(timeout=5)
     assert not run.alive
     assert run.step == 0 and run.state == RunState.IDLE
     assert run.trainer is None
@@ -226,7 +226,7 @@ def test_reset_clears_and_rebuilds(make_run):
     builds = CountingTrainer.builds
     run.start()
     wait_for(lambda: run.step >= 3)
-    run.stop()
+    run.stop().result(timeout=5)
     assert run.trainer is not first and CountingTrainer.builds == builds + 1
     assert run.trainer.calls == run.step     # the new trainer counts from zero
     assert run.scalars.series()["loss"][0][0] == 1
@@ -236,7 +236,7 @@ def test_start_after_stop_continues_with_same_trainer(make_run):
     run = make_run()
     run.start()
     wait_for(lambda: run.step >= 5)
-    run.stop()
+    run.stop().result(timeout=5)
     trainer, n = run.trainer, run.step
     run.start()
     wait_for(lambda: run.step >= n + 5)
@@ -294,7 +294,7 @@ def test_structural_param_needs_reset(make_run):
     assert run.trainer.params["width"] == 8      # the running model is untouched
     assert run.params.values["width"] == 16
     old = run.trainer
-    run.reset()
+    run.reset().result(timeout=5)
     assert run.needs_reset is False
     run.step_once()
     wait_for(lambda: run.step == 1)
@@ -339,7 +339,7 @@ def test_trainer_exception_fails_run_and_others_keep_going(make_run):
     assert good.state == RunState.RUNNING and good.error is None
     bad.start()                     # a failed run does not restart by itself
     assert bad.state == RunState.FAILED and not bad.alive
-    bad.reset()                     # ...but a reset makes it usable again
+    bad.reset().result(timeout=5)   # ...but a reset makes it usable again
     assert bad.state == RunState.IDLE and bad.error is None and bad.traceback == ""
 
 
@@ -351,11 +351,13 @@ def test_trainer_build_failure_fails_run(make_run):
     assert "__init__" in run.traceback
 
 
-def test_nan_pauses_with_message(make_run):
+def test_nan_stops_as_diverged_with_message(make_run):
     run = make_run("fake-nan")
     run.start()
     wait_for(lambda: run.state != RunState.RUNNING, what="the NaN guard")
-    assert run.state == RunState.PAUSED
+    assert run.state == RunState.DIVERGED
+    d = run.status.diverged
+    assert (d.scalar, d.step) == ("loss", 5) and math.isnan(d.value)
     assert run.step == 5
     assert "loss" in run.message and "nan" in run.message and "step 5" in run.message
     assert "other" not in run.message
@@ -367,7 +369,7 @@ def test_nan_pauses_with_message(make_run):
 def test_nan_stops_synchronous_training(make_run):
     run = make_run("fake-nan")
     run.train(50)
-    assert run.step == 5 and run.state == RunState.PAUSED and "step 5" in run.message
+    assert run.step == 5 and run.state == RunState.DIVERGED and "step 5" in run.message
     run2 = make_run("fake")
     run2.train(7)
     assert run2.step == 7 and run2.state == RunState.PAUSED and run2.message == ""
@@ -388,7 +390,7 @@ def test_max_steps_finishes(make_run):
 
 # -- bounded streams under a flood ---------------------------------------------------------
 def test_flood_is_bounded(make_run):
-    run = make_run("fake-flood")
+    run = make_run("fake-flood", "moons")  # not a mixture: no coverage measured, only the flood
     run.scalars = ScalarBuffer(64)
     snap_bytes = FloodTrainer.N * 2 * 4
     tracemalloc.start()

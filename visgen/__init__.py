@@ -5,14 +5,14 @@ torch, no Qt); ``Trainer``, ``TrainContext``, ``to_numpy`` and ``Run`` load
 torch on first use. Shared model pieces live in ``visgen.nn``.
 """
 from .core.coverage import mode_coverage
-from .core.errors import (CheckpointError, DataError, ParamError, UnknownNameError,
+from .core.errors import (CheckpointError, DataError, ParamError, PluginError, UnknownNameError,
                           VisgenError)
 from .core.hookspecs import hookimpl, hookspec
 from .core.imaging import chw_to_hwc, tile
 from .core.params import Param
 from .core.snapshots import (Bars, Curves, Field2D, FrameSequence, Histogram,
                              HistogramSeries, ImageGrid, PointSet, Scatter, Snapshot,
-                             Vectors)
+                             Vectors, ViewProblem)
 from .core.spec import DatasetSpec, ModelSpec, ViewDecl, ViewKind
 from .core.dataset import Dataset, Mixture
 
@@ -24,7 +24,8 @@ _LAZY = {
     "to_numpy": ".core.trainer",
     "Run": ".core.run",
     "load_run": ".composition",
-    "RunState": ".core.run",
+    "RunState": ".core.status",
+    "RunStatus": ".core.status",
     "Registry": ".core.registry",
     "default_registry": ".composition",
 }
@@ -44,5 +45,6 @@ __all__ = [
     "Dataset", "Mixture", "Snapshot", "Scatter", "PointSet", "Vectors", "Histogram",
     "HistogramSeries", "ImageGrid", "FrameSequence", "Field2D", "Bars", "Curves",
     "mode_coverage", "tile", "chw_to_hwc", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
+    "PluginError", "ViewProblem",
     *_LAZY,
 ]

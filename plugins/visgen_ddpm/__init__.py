@@ -13,12 +13,17 @@ With α<sub><i>t</i></sub> = 1 − β<sub><i>t</i></sub> and ᾱ<sub><i>t</i></s
 <i>v</i> = √ᾱ ε − √(1 − ᾱ) <i>x</i><sub>0</sub>):</p>
 <p class="eq">ℒ = 𝔼<sub><i>t</i>, <i>x</i><sub>0</sub>, ε</sub> ‖ε − ε<sub>θ</sub>(<i>x<sub>t</sub></i>, <i>t</i>)‖²</p>
 <p><b>DDPM sampling</b> walks back all <i>T</i> steps:</p>
-<p class="eq"><i>x</i><sub><i>t</i>−1</sub> = (1/√α<sub><i>t</i></sub>) (<i>x<sub>t</sub></i> − β<sub><i>t</i></sub>/√(1 − ᾱ<sub><i>t</i></sub>) ε<sub>θ</sub>) + σ<sub><i>t</i></sub> <i>z</i></p>
+<p class="eq"><i>x</i><sub><i>t</i>−1</sub> = (1/√α<sub><i>t</i></sub>) (<i>x<sub>t</sub></i> − β<sub><i>t</i></sub>/√(1 − ᾱ<sub><i>t</i></sub>) ε<sub>θ</sub>) + σ<sub><i>t</i></sub> <i>z</i>,
+&nbsp; σ<sub><i>t</i></sub>² = β̃<sub><i>t</i></sub> = (1 − ᾱ<sub><i>t</i>−1</sub>)/(1 − ᾱ<sub><i>t</i></sub>) β<sub><i>t</i></sub>,
+&nbsp; <i>z</i> ~ 𝒩(0, <i>I</i>), <i>z</i> = 0 at the last step</p>
+<p>Each step draws from the posterior <i>q</i>(<i>x</i><sub><i>t</i>−1</sub> | <i>x<sub>t</sub></i>, <i>x</i><sub>0</sub>) with
+<i>x</i><sub>0</sub> predicted from ε<sub>θ</sub>: its mean plus σ<sub><i>t</i></sub> <i>z</i>.</p>
 <p><b>DDIM</b> skips steps on the same network: predict <i>x̂</i><sub>0</sub> = (<i>x<sub>t</sub></i> − √(1 − ᾱ<sub><i>t</i></sub>) ε<sub>θ</sub>)/√ᾱ<sub><i>t</i></sub>, then</p>
 <p class="eq"><i>x<sub>s</sub></i> = √ᾱ<sub><i>s</i></sub> <i>x̂</i><sub>0</sub> + √(1 − ᾱ<sub><i>s</i></sub> − σ²) ε<sub>θ</sub> + σ <i>z</i>,
 &nbsp; σ = η √((1 − ᾱ<sub><i>s</i></sub>)/(1 − ᾱ<sub><i>t</i></sub>)) √(1 − ᾱ<sub><i>t</i></sub>/ᾱ<sub><i>s</i></sub>)</p>
-<p>η = 0 is deterministic; η = 1 with every step is DDPM. 50 steps instead of 1,000 make sampling
-about 20× faster.</p>
+<p>η = 0 is deterministic. η = 1 with every step (<i>s</i> = <i>t</i> − 1) gives σ² = β̃<sub><i>t</i></sub> and the
+same mean as DDPM: the same distribution of samples, written another way. 50 steps instead of 1,000
+make sampling about 20× faster.</p>
 <p><b>Classifier-free guidance.</b> Train with the label dropped (replaced by a null token) with
 probability <i>p</i><sub>uncond</sub>; at sampling mix the two predictions with the guidance scale <i>w</i>:</p>
 <p class="eq">ε̃ = ε<sub>θ</sub>(<i>x<sub>t</sub></i>, ∅) + <i>w</i> (ε<sub>θ</sub>(<i>x<sub>t</sub></i>, <i>y</i>) − ε<sub>θ</sub>(<i>x<sub>t</sub></i>, ∅))</p>
@@ -71,8 +76,6 @@ VIEWS = [
              help="Arrows: -eps at t = field_t over the plane; heatmap: |eps|"),
     ViewDecl("sampler_compare", "bars", "DDPM vs DDIM: time per sample",
              help="Time per sample (and coverage on mixtures) for both samplers on the current model"),
-    ViewDecl("coverage", "lines", "Modes covered / high quality", datasets=("points",),
-             scalars=("modes_covered", "high_quality")),
 ]
 
 

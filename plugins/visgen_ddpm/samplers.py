@@ -24,6 +24,7 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
 
 
 def ddpm_timesteps(T: int) -> list[int]:
+    """Every timestep from T-1 down to 0: DDPM walks the whole chain back."""
     return list(range(T - 1, -1, -1))
 
 
@@ -31,23 +32,51 @@ def ddpm_timesteps(T: int) -> list[int]:
 def sample(model: Callable, sched: Schedule, shape: tuple, sampler: str = "ddpm", steps: int = 50,
            eta: float = 0.0, x_T: Optional[torch.Tensor] = None, record: int = 0,
            generator: Optional[torch.Generator] = None, device=torch.device("cpu")):
-    """Run the reverse process from x_T ~ N(0, I).
+    """Run the reverse process from x_T ~ N(0, I): ``ddpm`` takes all T ancestral steps
+    (``steps`` and ``eta`` unused), ``ddim`` takes ``steps`` steps with noise ``eta``.
 
     Returns ``(x_0, frames)`` where frames is a list of ``(t, x_t)`` at up to
     ``record`` evenly spaced points of the trajectory (the start and the end included).
     """
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown sampler {sampler!r}")
     ts = ddpm_timesteps(sched.T) if sampler == "ddpm" else ddim_timesteps(sched.T, steps)
-    if sampler == "ddpm":
-        eta = 1.0  # ancestral sampling is DDIM with eta = 1 on every timestep
     x = torch.randn(shape, generator=generator, device=device) if x_T is None else x_T.clone()
     keep = set(torch.linspace(0, len(ts), max(record, 2)).round().long().tolist()) if record else set()
     frames = [(sched.T, x.clone())] if record else []
     for i, t in enumerate(ts):
         s = ts[i + 1] if i + 1 < len(ts) else -1
-        x = ddim_step(model, sched, x, t, s, eta, generator)
+        if sampler == "ddpm":
+            x = ddpm_step(model, sched, x, t, generator)
+        else:
+            x = ddim_step(model, sched, x, t, s, eta, generator)
         if (i + 1) in keep:  # x_T is labelled T, so the state after the step to s is s + 1
             frames.append((s + 1, x.clone()))
     return x, frames
+
+
+def _eps(model, x: torch.Tensor, t: int) -> torch.Tensor:
+    """The model's predicted noise at one timestep t for the whole batch."""
+    return model(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
+
+
+def _noise(x: torch.Tensor, generator) -> torch.Tensor:
+    """z ~ N(0, I) shaped like x; both samplers draw it the same way, so one seed gives both the same z."""
+    return torch.randn(x.shape, generator=generator, device=x.device)
+
+
+def ddpm_step(model, sched: Schedule, x: torch.Tensor, t: int, generator=None) -> torch.Tensor:
+    """One ancestral step from x_t to x_{t-1}, as the Theory panel writes it:
+
+    x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - ab_t) eps_theta(x_t, t)) + sigma_t z,
+    sigma_t^2 = beta_tilde_t = (1 - ab_{t-1}) / (1 - ab_t) beta_t, and z = 0 at the last step (t = 0).
+    """
+    eps = _eps(model, x, t)
+    # DDPM ancestral step (Ho et al. eq. 11): posterior mean + sigma_t z
+    mean = (x - sched.betas[t] / sched.sqrt_1m_ab[t] * eps) / sched.alphas[t].sqrt()
+    if t == 0:  # the last step returns the mean: beta_tilde_0 = 0
+        return mean
+    return mean + sched.posterior_var[t].sqrt() * _noise(x, generator)
 
 
 def ddim_step(model, sched: Schedule, x: torch.Tensor, t: int, s: int, eta: float, generator=None) -> torch.Tensor:
@@ -55,15 +84,16 @@ def ddim_step(model, sched: Schedule, x: torch.Tensor, t: int, s: int, eta: floa
 
     x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z,
     sigma = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s).
-    With s = t - 1 and eta = 1, sigma^2 is DDPM's posterior variance beta_tilde_t.
+    With s = t - 1 and eta = 1, sigma^2 is DDPM's posterior variance beta_tilde_t and the
+    update is ``ddpm_step`` rewritten: the same mean and the same noise.
     """
-    tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    eps = model(x, tt)
+    eps = _eps(model, x, t)
     ab_t = sched.alpha_bar[t]
     ab_s = sched.alpha_bar[s] if s >= 0 else torch.ones((), device=x.device)
-    x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
+    # DDIM (Song et al. eq. 12): predict x_0, then step to ab_s along eps with fresh noise sigma z
+    x0 = (x - sched.sqrt_1m_ab[t] * eps) / sched.sqrt_ab[t]
     sigma = eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()
     out = ab_s.sqrt() * x0 + (1 - ab_s - sigma ** 2).clamp(min=0).sqrt() * eps
     if eta > 0 and s >= 0:
-        out = out + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+        out = out + sigma * _noise(x, generator)
     return out

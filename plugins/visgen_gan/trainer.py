@@ -6,12 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from visgen import (Field2D, ParamError, Histogram, HistogramSeries, ImageGrid, PointSet, Trainer, Vectors,
-                    mode_coverage, to_numpy)
+                    to_numpy)
 from visgen.nn import BatchSampler, evaluating
 
 from . import losses, nets
 
-COVERAGE_EVERY = 250  # steps between mode-coverage measurements on mixtures
 # Colours that stand out on the blue-white-red map of D: real black, fake magenta, G(z grid) green.
 REAL, FAKE, GRID = (20, 20, 20), (200, 0, 200), (0, 140, 60, 170)
 
@@ -79,9 +78,6 @@ class GANTrainer(Trainer):
         if phase in (None, "G"):
             out.update(self._g_step())
         self._last.update(out)
-        if (not self.images and self.dataset.mixture is not None
-                and (self.step_count + 1) % COVERAGE_EVERY == 0):
-            out.update(self.coverage())
         return out
 
     def _d_step(self):
@@ -129,11 +125,6 @@ class GANTrainer(Trainer):
         with evaluating(self.G):
             x = self.generate(z, rand_labels if labels is None else labels)
         return to_numpy((x + 1) / 2 if self.images else x)
-
-    def coverage(self):
-        mix = self.dataset.mixture
-        cov = mode_coverage(self.sample(2500), mix.centers, mix.std)
-        return {"modes_covered": cov["modes_covered"], "high_quality": cov["high_quality"]}
 
     # -- views (Trainer.snapshot calls them without gradients, G and D in eval mode) --
 

@@ -6,7 +6,8 @@
     visgen sample RUN_DIR [--n N] [--set k=v ...] --out FILE
 
 User mistakes (unknown names, bad values, bad data files) exit with status 2
-and one line on stderr; a model that crashes exits with status 1.
+and one line on stderr; a model that crashes exits with status 1, one that
+diverges with 3, Ctrl-C with 130.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def _sub_parser() -> argparse.ArgumentParser:
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tp.add_argument("--out", required=True, help="run folder to write")
+    tp.add_argument("--traceback", action="store_true", help="print the whole traceback when the model fails")
 
     sp = sub.add_parser("sample", help="sample from a saved run")
     sp.add_argument("run_dir")
@@ -69,6 +71,9 @@ def _sub_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the ``visgen`` command; return its exit status (see ``visgen.cli.train_command``)."""
+    from ..core.threads import quiet_openmp
+    quiet_openmp()  # before torch is imported anywhere: idle OpenMP threads must sleep, not spin
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in COMMANDS:

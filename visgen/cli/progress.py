@@ -8,8 +8,9 @@ import time
 class Progress:
     """Redraws one line on a terminal; prints a line every 10 % otherwise (CI logs)."""
 
-    def __init__(self, total: int, stream=sys.stderr, every: float = 0.2):
+    def __init__(self, total: int, stream=sys.stderr, every: float = 0.2, unit: str = "steps", label: str = ""):
         self.total, self.stream, self.every = max(1, total), stream, every
+        self.unit, self.label = unit, f"{label}: " if label else ""
         self.tty = stream.isatty()
         self._last = 0.0
         self._last_decile = -1
@@ -23,7 +24,7 @@ class Progress:
                 return
             bar = "#" * int(30 * frac)
             rate = done / max(now - self.t0, 1e-9)
-            self.stream.write(f"\r[{bar:<30}] {done}/{self.total}  {rate:.0f} steps/s  {note}   ")
+            self.stream.write(f"\r{self.label}[{bar:<30}] {done}/{self.total}  {rate:.0f} {self.unit}/s  {note}   ")
             if done >= self.total:
                 self.stream.write("\n")
         else:
@@ -31,6 +32,6 @@ class Progress:
             if decile == self._last_decile:
                 return
             self._last_decile = decile
-            self.stream.write(f"{done}/{self.total} steps ({100 * frac:.0f}%) {note}\n")
+            self.stream.write(f"{self.label}{done}/{self.total} {self.unit} ({100 * frac:.0f}%) {note}\n")
         self._last = now
         self.stream.flush()

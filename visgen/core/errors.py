@@ -19,3 +19,8 @@ class CheckpointError(VisgenError):
 
 class UnknownNameError(VisgenError):
     """A model, dataset, view or parameter name that is not registered."""
+
+
+class PluginError(VisgenError):
+    """A plugin breaks visgen's contract (e.g. a declared view without its trainer method):
+    the plugin author's mistake, named with the model and the plugin."""

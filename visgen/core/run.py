@@ -1,49 +1,67 @@
-"""A run: model + dataset + hyperparameters + seed + device, trained in a worker thread.
+"""A run: model + dataset + hyperparameters + seed + device, and the controls that drive it.
 
-The GUI never waits on a run: it calls the control methods (which only set
-state and wake the worker) and pulls scalars and snapshots at its own pace.
-Everything the worker shares with other threads goes through a lock, the
-bounded ``ScalarBuffer``, the latest-wins ``SnapshotSlots`` or ``Demand``.
+A run works in one of two ways:
+
+* **With a worker thread** (the GUI; anything that calls ``start`` or
+  ``step_once``): every control only queues a command and returns at once;
+  those with a result (``stop``, ``reset``, ``save_checkpoint``,
+  ``load_checkpoint``, ``click``, ``call``) return a ``concurrent.futures.Future``.
+  The worker runs the trainer (``visgen.core.step_loop``); a trainer stuck
+  inside one call never blocks the caller, and ``status.responding`` turns
+  False when a Stop, Reset or Load waits on it too long.
+* **Headless** (``visgen train``, a plugin's own tests): ``build`` and
+  ``train(steps)`` run the same step loop in the calling thread, and the other
+  operations run there too, returning Futures that are already done.
+
+What the run is doing is one immutable ``RunStatus`` (``run.status``), replaced
+whole. Scalars stream through ``run.scalars`` (bounded), view snapshots through
+``run.slots`` (latest wins), asked for with ``run.request(view_id)``.
 """
 from __future__ import annotations
 
 import itertools
-import math
-import os
 import threading
 import time
-import traceback as tb
 from collections import deque
 from concurrent.futures import Future
-from enum import Enum
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from typing import Callable, Optional
 
 from .errors import VisgenError
 from .params import ParamSet
 from .registry import Registry
+from .spec import ViewDecl
+from .status import Divergence, RunState, RunStatus
+from .step_loop import StepLoop
 from .streams import Demand, ScalarBuffer, SnapshotSlots
+from .threads import default_threads
 
-
-class RunState(str, Enum):
-    IDLE = "idle"          # built or not, never stepped since the last reset
-    RUNNING = "running"
-    PAUSED = "paused"
-    FINISHED = "finished"  # reached max_steps
-    STOPPED = "stopped"
-    FAILED = "failed"      # the trainer raised; see Run.error / Run.traceback
-
+__all__ = ["Run", "RunState", "RunStatus", "Divergence", "default_threads"]
 
 _NO_STEP = object()
 _ids = itertools.count(1)
 
+#: views the runtime feeds for every model (on the data they apply to) unless the model declares its own
+RUNTIME_VIEWS = (
+    ViewDecl("coverage", "lines", "Modes covered / high quality", datasets=("points",),
+             scalars=("modes_covered", "high_quality"),
+             help="Measured by visgen for every model on mixture data (2,500 samples; high quality "
+                  "within 3 standard deviations of a mode)"),
+)
 
-def default_threads() -> int:
-    """Leave one core for the GUI thread."""
-    return max(1, (os.cpu_count() or 2) - 1)
+
+def _done(result=None, exc: Optional[BaseException] = None) -> Future:
+    fut: Future = Future()
+    fut.set_exception(exc) if exc is not None else fut.set_result(result)
+    return fut
 
 
 class Run:
-    """One training run. Thread-safe controls; the trainer lives in one worker thread."""
+    """One training run; see the module docstring for its two ways of working."""
+
+    #: seconds a Stop, Reset or Load may wait on the worker before the run reads "not responding"
+    NOT_RESPONDING_AFTER = 3.0
 
     def __init__(self, registry: Registry, model: str, dataset: Optional[str] = None, *,
                  params: Optional[dict] = None, seed: int = 0, device: str = "auto",
@@ -67,79 +85,151 @@ class Run:
         self.dataset_options = dict(dataset_options or {})
         self.max_steps = max_steps
         self.threads = threads or default_threads()
-        self.delay = 0.0  # seconds to sleep between steps (slow mode)
+        #: called in the trainer thread after every step as ``on_step(step, wall_time, scalars)``
         self.on_step: Optional[Callable[[int, float, dict], None]] = None
 
         self.scalars = ScalarBuffer()
         self.slots = SnapshotSlots()
         self.demand = Demand()
+        declared = {v.id for v in self.spec.views}
+        self.views: list = [v for v in (*self.spec.views, *RUNTIME_VIEWS)
+                            if self.dataset_spec.kind in v.datasets and (v in self.spec.views or v.id not in declared)]
+
         self._cond = threading.Condition()
+        self._status = RunStatus()
+        self._inbox: deque = deque()      # (fn(loop), Future) commands for the trainer thread
+        self._steps: deque = deque()      # queued single steps (phase or None)
+        self._live: dict = {}             # live parameters set since the last turn
+        self._delay = 0.0
         self._stop = threading.Event()
+        self._stop_futures: list = []
+        self._resume: Optional[RunState] = None  # state to enter once a stopping worker is gone
+        self._waiting_since: Optional[float] = None
+        self._busy = None                 # (trainer call, since) while the trainer thread is inside one
         self._thread: Optional[threading.Thread] = None
-        self._commands: deque = deque()
-        self._steps: deque = deque()
-        self._live: dict = {}
-        self._reset_state()
+        self._threaded = False
+        self._loop = StepLoop(self)
 
-    def _reset_state(self) -> None:
-        self.trainer = None
-        self.dataset = None
-        self.device = None
-        self.state = RunState.IDLE
-        self.step = 0
-        self.wall_time = 0.0
-        self.message = ""
-        self.error: Optional[str] = None
-        self.traceback = ""
-        self.needs_reset = False
-        self.steps_per_second = 0.0
-        self._rate_mark = (time.perf_counter(), 0)
-        self._view_step: dict = {}
+    # -- status ---------------------------------------------------------------------
+    @property
+    def status(self) -> RunStatus:
+        """The current status; ``busy_for`` and ``responding`` are as of this call."""
+        st = self._status
+        busy, waiting = self._busy, self._waiting_since
+        now = time.perf_counter()
+        if busy is not None:
+            st = replace(st, busy=busy[0], busy_for=now - busy[1])
+        if waiting is not None and now - waiting > self.NOT_RESPONDING_AFTER:
+            st = replace(st, responding=False)
+        return st
 
-    # -- building -----------------------------------------------------------
-    def build(self) -> None:
-        """Load the data and build the trainer (in the calling thread)."""
-        import numpy as np
-        import torch
+    def _update(self, **changes) -> None:
+        with self._cond:
+            self._status = replace(self._status, **changes)
 
-        from .spec import resolve
-        from .trainer import TrainContext, resolve_device
+    state = property(lambda self: self._status.state, doc="``status.state``")
+    step = property(lambda self: self._status.step, doc="``status.step``: finished steps")
+    message = property(lambda self: self._status.message, doc="``status.message`` (plain text)")
+    error = property(lambda self: self._status.error, doc="``status.error``")
+    traceback = property(lambda self: self._status.traceback, doc="``status.traceback``")
+    steps_per_second = property(lambda self: self._status.steps_per_second, doc="``status.steps_per_second``")
+    needs_reset = property(lambda self: self._status.needs_reset, doc="``status.needs_reset``")
+    wall_time = property(lambda self: self._status.wall_time, doc="``status.wall_time``")
 
-        self.device = resolve_device(self.device_name)
-        if self.dataset is None:
-            loader = resolve(self.dataset_spec.loader)
-            path = self.dataset_path or self.dataset_spec.default_path
-            self.dataset = loader(path=path, **self.dataset_options)
-        torch.manual_seed(self.seed)
-        np.random.seed(self.seed % 2**32)
-        ctx = TrainContext(spec=self.spec, dataset=self.dataset, params=dict(self.params.values),
-                           device=self.device, seed=self.seed, emit=self.slots.put)
-        self.trainer = resolve(self.spec.trainer)(ctx)
-        self.needs_reset = False
+    @property
+    def trainer(self):
+        """The trainer, once built. Touch it only from the trainer thread (``call``) while a worker runs."""
+        return self._loop.trainer
 
-    # -- controls (any thread) --------------------------------------------------
+    @property
+    def dataset(self):
+        return self._loop.dataset
+
+    @property
+    def device(self):
+        return self._loop.device
+
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A worker thread exists (it may be idle, paused or stopping)."""
+        t = self._thread
+        return t is not None and t.is_alive()
 
-    def start(self) -> None:
-        """Train continuously (also: resume after pause)."""
+    @property
+    def delay(self) -> float:
+        """Seconds the worker sleeps between steps (slow mode)."""
+        return self._delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._delay = max(0.0, float(seconds))
+        self._wake()
+
+    def view_decl(self, view_id: str) -> Optional[ViewDecl]:
+        return next((v for v in self.views if v.id == view_id), None)
+
+    def view_problems(self) -> dict:
+        """``{view_id: why}`` for views whose last snapshot failed (shown in their docks)."""
+        return dict(self._loop.problems)
+
+    def use_worker(self) -> None:
+        """From now on every operation runs in a worker thread, never in the caller's
+        (the GUI calls this for each run it shows, so no trainer is built in its thread)."""
         with self._cond:
-            if self.state in (RunState.FAILED, RunState.FINISHED):
+            self._threaded = True
+
+    # -- headless -------------------------------------------------------------------------
+    def build(self) -> None:
+        """Load the data and build the trainer in the calling thread (headless use)."""
+        if self.alive:
+            raise VisgenError(f"{self.name}: the trainer belongs to the worker thread; use call()")
+        self._loop.ensure_built()
+
+    def train(self, steps: int, progress: Optional[Callable[[int], None]] = None) -> None:
+        """Train ``steps`` steps in the calling thread, through the same loop as the worker.
+
+        Stops early when a scalar diverges (state DIVERGED). A trainer exception
+        marks the run FAILED (``status.error``, ``status.traceback``) and is
+        raised again here. Ends PAUSED otherwise.
+        """
+        if self.alive:
+            raise VisgenError(f"{self.name} is training in its worker thread")
+        if self.state.ended:
+            return
+        self._update(state=RunState.RUNNING, message="")
+        try:
+            for _ in range(steps):
+                with self._cond:
+                    commands, live = self._take_inbox()
+                self._loop.turn(commands, live)
+                if progress:
+                    progress(self.step)
+                if self.state != RunState.RUNNING:
+                    return
+        except Exception as exc:
+            self._loop.fail(exc)
+            raise
+        except BaseException:  # Ctrl-C: not a failure of the trainer
+            self._update(state=RunState.PAUSED, steps_per_second=0.0)
+            raise
+        self._update(state=RunState.PAUSED, steps_per_second=0.0)
+
+    # -- controls (any thread; they never wait on the trainer) ---------------------------------
+    def start(self) -> None:
+        """Train continuously (also: resume after a pause or a stop)."""
+        with self._cond:
+            if self._status.state.ended:
                 return
-            self.state = RunState.RUNNING
-            self.message = ""
-            self._rate_mark = (time.perf_counter(), self.step)
-            self._ensure_worker()
-            self._cond.notify_all()
+            self._set_running(RunState.RUNNING)
 
     resume = start
 
     def pause(self) -> None:
         with self._cond:
-            if self.state == RunState.RUNNING:
-                self.state = RunState.PAUSED
-                self.steps_per_second = 0.0
+            if self._status.state == RunState.RUNNING:
+                self._status = replace(self._status, state=RunState.PAUSED, steps_per_second=0.0)
+            if self._resume == RunState.RUNNING:
+                self._resume = RunState.PAUSED
             self._cond.notify_all()
 
     def step_once(self, phase: Optional[str] = None) -> None:
@@ -148,50 +238,22 @@ class Run:
             raise VisgenError(f"model {self.spec.id} has no step phase {phase!r}; valid: "
                               f"{', '.join(self.spec.phases) or '(none)'}")
         with self._cond:
-            if self.state in (RunState.FAILED, RunState.FINISHED):
+            if self._status.state.ended:
                 return
-            self.state = RunState.PAUSED
-            self.steps_per_second = 0.0
             self._steps.append(phase)
-            self._ensure_worker()
-            self._cond.notify_all()
+            self._set_running(RunState.PAUSED)
 
-    def request_stop(self) -> None:
-        """Ask the worker to stop after its current step, without waiting."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the worker thread and wait for it; the trainer is kept (for saving)."""
-        self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError(f"{self.name}: worker did not stop within {timeout} s")
-            self._thread = None
-        with self._cond:
-            if self.state in (RunState.RUNNING, RunState.PAUSED):
-                self.state = RunState.STOPPED
-            self.steps_per_second = 0.0
-            self._steps.clear()
-            self._stop.clear()
-
-    def reset(self) -> None:
-        """Stop, forget the trainer and all streamed data; the next start rebuilds with current params."""
-        self.stop()
-        with self._cond:
-            dataset = self.dataset
-            self._reset_state()
-            self.dataset = dataset  # data does not depend on model parameters
-            self._commands.clear()
-            self._live.clear()
-        self.scalars.clear()
-        self.slots.clear()
+    def _set_running(self, state: RunState) -> None:
+        # Called with the lock held.
+        self._threaded = True
+        self._status = replace(self._status, state=state, message="", steps_per_second=0.0)
+        self._loop.rate_mark = (time.perf_counter(), self._status.step)
+        self._ensure_worker(state)
+        self._cond.notify_all()
 
     def set_param(self, name: str, value) -> bool:
         """Validate and set a parameter. Returns True if it applies at the next step
-        (live), False if it needs a reset (``needs_reset`` is then set)."""
+        (live), False if it needs a reset (``status.needs_reset`` is then set)."""
         param = self.params[name]
         v = self.params.set(name, value)
         with self._cond:
@@ -199,191 +261,189 @@ class Run:
                 self._live[name] = v
                 self._cond.notify_all()
                 return True
-            if self.trainer is not None:
-                self.needs_reset = True
+            if self._loop.trainer is not None:
+                self._status = replace(self._status, needs_reset=True)
             return False
 
     def request(self, view_id: str) -> None:
         """A view is ready to draw: take a snapshot for it when the budget allows."""
         self.demand.request(view_id)
-        with self._cond:
-            self._cond.notify_all()
+        self._wake()
 
     def take(self, view_id: str):
+        """The newest unread snapshot of a view, or None."""
         return self.slots.take(view_id)
 
     def call(self, fn: Callable) -> Future:
-        """Run ``fn(trainer)`` in the worker thread (or here, if no worker runs)."""
+        """Run ``fn(trainer)`` in the trainer thread; headless, here and now."""
+        return self._submit(lambda loop: fn(loop.ensure_built()))
+
+    def click(self, view_id: str, x: float, y: float) -> Future:
+        """Hand a click on a clickable view to the trainer; the snapshots it returns land in the slots."""
+        return self._submit(lambda loop: loop.click(view_id, x, y))
+
+    def save_checkpoint(self, path) -> Future:
+        """Save the trainer's state at the last finished step; the Future holds the path."""
+        return self._submit(lambda loop: loop.save(path))
+
+    def load_checkpoint(self, path) -> Future:
+        """Load a checkpoint of the same model; the Future holds its step.
+
+        The file is read and a new trainer built and filled before anything of
+        the run changes: a bad file leaves the run as it was.
+        """
+        return self._submit(lambda loop: loop.load(path), waits=True)
+
+    def stop(self) -> Future:
+        """Ask the worker to stop after its current call; the Future is done when it has.
+
+        The trainer is kept (for saving); ``start`` continues from it.
+        """
         fut: Future = Future()
         with self._cond:
-            if self.alive:
-                self._commands.append((fn, fut))
+            self._resume = None
+            if not self.alive:
+                self._stopped()
+                done = True
+            else:
+                self._stop.set()
+                self._stop_futures.append(fut)
+                self._waiting_since = self._waiting_since or time.perf_counter()
+                self._cond.notify_all()
+                done = False
+        if done:
+            fut.set_result(None)
+        return fut
+
+    def request_stop(self) -> None:
+        """``stop()`` without the Future (kept for callers of the old API)."""
+        self.stop()
+
+    def reset(self) -> Future:
+        """Stop, forget the trainer and everything streamed; the next start rebuilds
+        with the current parameters. The Future is done once that has happened."""
+        fut: Future = Future()
+
+        def clear(_stopped):
+            with self._cond:
+                resume, self._resume = self._resume, None
+                self._inbox.clear()
+                self._live.clear()
+                self._steps.clear()
+                self._loop.forget()
+                self.scalars.clear()
+                self.slots.clear()
+                self._status = RunStatus(generation=self._status.generation + 1)
+                if resume is not None:
+                    self._set_running(resume)
+            fut.set_result(None)
+
+        self.stop().add_done_callback(clear)
+        return fut
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop and wait up to ``timeout`` seconds; True if the worker has ended."""
+        try:
+            self.stop().result(timeout)
+            return True
+        except FutureTimeout:
+            return False
+
+    # -- the worker -----------------------------------------------------------------------------
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _submit(self, fn: Callable, inline: Optional[bool] = None, waits: bool = False) -> Future:
+        """Queue ``fn(loop)`` for the trainer thread (starting a worker if the run has one),
+        or run it here when the run is headless."""
+        with self._cond:
+            if inline is None:
+                inline = not self._threaded
+            if not inline:
+                fut: Future = Future()
+                self._inbox.append((fn, fut))
+                if waits:
+                    self._waiting_since = self._waiting_since or time.perf_counter()
+                    fut.add_done_callback(lambda _f: self._done_waiting())
+                self._ensure_worker(None)
                 self._cond.notify_all()
                 return fut
         try:
-            if self.trainer is None:
-                self.build()
-            fut.set_result(fn(self.trainer))
+            return _done(fn(self._loop))
         except BaseException as exc:
-            fut.set_exception(exc)
-        return fut
+            return _done(exc=exc)
 
-    def click(self, view_id: str, x: float, y: float) -> Future:
-        """Hand a click on a clickable view to the trainer; results land in the slots."""
-        def handle(trainer):
-            for target, snap in (trainer.on_click(view_id, x, y) or {}).items():
-                snap.step = self.step
-                self.slots.put(target, snap)
-        return self.call(handle)
+    def _done_waiting(self) -> None:
+        with self._cond:
+            if not self._stop.is_set():
+                self._waiting_since = None
 
-    def save_checkpoint(self, path) -> Future:
-        from .checkpoint import save_checkpoint
+    def _take_inbox(self):
+        commands = list(self._inbox)
+        self._inbox.clear()
+        live, self._live = self._live, {}
+        return commands, live
 
-        def save(trainer):
-            return save_checkpoint(path, model=self.spec.id, dataset=self.dataset_spec.name,
-                                   dataset_path=self.dataset_path, params=self.params.values,
-                                   seed=self.seed, step=self.step, trainer_state=trainer.state_dict())
-        return self.call(save)
-
-    def load_checkpoint(self, path) -> Future:
-        """Load weights saved from the same model. Structural parameters are taken from
-        the file; live ones (learning rate, sampler settings) keep their current values."""
-        from .checkpoint import read_checkpoint
-        from .errors import CheckpointError
-
-        blob = read_checkpoint(path)
-        if blob["model"] != self.spec.id:
-            raise CheckpointError(f"{path}: checkpoint is for model {blob['model']!r}, not {self.spec.id!r}")
-        self.reset()
-        for k, v in blob["params"].items():
-            if not self.params[k].live:
-                self.params.set(k, v)
-
-        def load(trainer):
-            try:
-                trainer.load_state_dict(blob["trainer"])
-            except Exception as exc:
-                raise CheckpointError(f"{path}: weights do not fit this model ({str(exc).splitlines()[0][:160]})") from None
-            self.step = int(blob["step"])
-            return self.step
-        return self.call(load)
-
-    # -- synchronous training (CLI, tests) ---------------------------------------
-    def train(self, steps: int, progress: Optional[Callable[[int], None]] = None) -> None:
-        """Train ``steps`` steps in the calling thread; stops early on NaN (state PAUSED)."""
-        if self.alive:
-            raise RuntimeError("run is training in its worker thread")
-        if self.trainer is None:
-            self.build()
-        self.state = RunState.RUNNING
-        for _ in range(steps):
-            with self._cond:  # live parameters set since the last step apply now, as in the worker
-                live, self._live = self._live, {}
-            if live:
-                self.trainer.set_params(live)
-            self._do_step(None)
-            if progress:
-                progress(self.step)
-            if self.state != RunState.RUNNING:
-                return
-        self.state = RunState.PAUSED
-
-    # -- the worker ------------------------------------------------------------
-    def _ensure_worker(self) -> None:
+    def _ensure_worker(self, resume: Optional[RunState]) -> None:
+        # Called with the lock held. A worker that is stopping cannot be reused: the
+        # next one starts when it has gone, in the state asked for now.
+        if self.alive and self._stop.is_set():
+            if resume is not None:
+                self._resume = resume
+            return
         if not self.alive:
             self._stop.clear()
             self._thread = threading.Thread(target=self._work, name=f"visgen-{self.name}", daemon=True)
             self._thread.start()
 
     def _has_work(self) -> bool:
-        return bool(self._commands or self._steps or self._live or self.state == RunState.RUNNING
-                    or self._due_views())
-
-    def _due_views(self) -> list:
-        # Running: the cost budget decides. Otherwise the model does not change,
-        # so a view is served once per step it has not seen yet.
-        if self.state == RunState.RUNNING:
-            return self.demand.due()
-        return [v for v in self.demand.due(ignore_budget=True) if self._view_step.get(v) != self.step]
+        return bool(self._inbox or self._steps or self._live or self._status.state == RunState.RUNNING
+                    or (self._loop.trainer is not None and self._loop.due_views()))
 
     def _work(self) -> None:
         import torch
-        torch.set_num_threads(self.threads)  # per thread: leave a core for the GUI
+        torch.set_num_threads(self.threads)  # per thread: see visgen.core.threads
+        loop = self._loop
         try:
-            if self.trainer is None:
-                self.build()
-            while not self._stop.is_set():
+            while True:
                 with self._cond:
                     while not self._stop.is_set() and not self._has_work():
                         self._cond.wait(0.25)
                     if self._stop.is_set():
                         break
-                    commands = list(self._commands)
-                    self._commands.clear()
-                    live, self._live = self._live, {}
-                    phase = (self._steps.popleft() if self._steps
-                             else None if self.state == RunState.RUNNING else _NO_STEP)
-                for fn, fut in commands:
-                    try:
-                        fut.set_result(fn(self.trainer))
-                    except Exception as exc:
-                        fut.set_exception(exc)
-                if live:
-                    self.trainer.set_params(live)
-                    self._view_step.clear()  # what views show may depend on the new values
-                if phase is not _NO_STEP:
-                    self._do_step(phase)
-                self._serve_views()
-                if self.delay > 0 and self.state == RunState.RUNNING:
-                    self._stop.wait(self.delay)
+                    commands, live = self._take_inbox()
+                    running = self._status.state == RunState.RUNNING
+                    phase = self._steps.popleft() if self._steps else None if running else _NO_STEP
+                loop.turn(commands, live, phase, step=phase is not _NO_STEP)
+                if self._delay > 0 and self._status.state == RunState.RUNNING:
+                    self._stop.wait(self._delay)
         except Exception as exc:
-            self._fail(exc)
+            loop.fail(exc)
         finally:
-            with self._cond:
-                for fn, fut in self._commands:
-                    fut.set_exception(VisgenError(f"{self.name} stopped before the request ran"))
-                self._commands.clear()
+            self._worker_ended()
 
-    def _fail(self, exc: BaseException) -> None:
+    def _worker_ended(self) -> None:
         with self._cond:
-            self.state = RunState.FAILED
-            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, VisgenError) else str(exc)
-            self.traceback = "".join(tb.format_exception(exc))
-            self.message = f"failed: {self.error}"
-            self.steps_per_second = 0.0
-
-    def _do_step(self, phase) -> None:
-        t0 = time.perf_counter()
-        raw = self.trainer.step(phase)
-        self.wall_time += time.perf_counter() - t0
-        self.step += 1
-        self.trainer.step_count = self.step
-        scalars = {k: float(v) for k, v in (raw or {}).items()}
-        self.scalars.append(self.step, scalars)
-        if self.on_step is not None:
-            self.on_step(self.step, self.wall_time, scalars)
-        bad = [k for k, v in scalars.items() if not math.isfinite(v)]
+            pending, self._inbox = list(self._inbox), deque()
+            futures, self._stop_futures = self._stop_futures, []
+            self._stopped()
+            self._thread = None
+            self._stop.clear()
+            self._waiting_since = None
+        for _fn, fut in pending:
+            if fut.set_running_or_notify_cancel():
+                fut.set_exception(VisgenError(f"{self.name} stopped before the request ran"))
+        for fut in futures:  # a reset's clean-up runs here, after the worker let go of the trainer
+            fut.set_result(None)
         with self._cond:
-            if bad:
-                self.state = RunState.PAUSED
-                self.message = (f"{bad[0]} became {scalars[bad[0]]} at step {self.step}: paused. "
-                                f"Lower the learning rate, then Reset.")
-            elif self.max_steps is not None and self.step >= self.max_steps:
-                self.state = RunState.FINISHED
-                self.message = f"finished {self.step} steps"
-            now = time.perf_counter()
-            t_mark, s_mark = self._rate_mark
-            if now - t_mark >= 0.5 and self.state == RunState.RUNNING:
-                self.steps_per_second = (self.step - s_mark) / (now - t_mark)
-                self._rate_mark = (now, self.step)
+            resume, self._resume = self._resume, None
+            if resume is not None and not self._status.state.ended:
+                self._set_running(resume)
 
-    def _serve_views(self) -> None:
-        for view_id in self._due_views():
-            t0 = time.perf_counter()
-            snap = self.trainer.snapshot(view_id)
-            self.demand.served(view_id, time.perf_counter() - t0)
-            self._view_step[view_id] = self.step
-            if snap is not None:
-                snap.step = self.step
-                self.slots.put(view_id, snap)
-
+    def _stopped(self) -> None:
+        # Called with the lock held.
+        self._steps.clear()
+        state = self._status.state
+        self._status = replace(self._status, steps_per_second=0.0,
+                               state=RunState.STOPPED if state in (RunState.RUNNING, RunState.PAUSED) else state)

@@ -66,10 +66,14 @@ def read_config(run_dir) -> dict:
         raise VisgenError(f"{path}: not valid JSON ({exc})") from None
 
 
-def final_scalars(series: dict, last: int = 50) -> dict:
-    """Mean of the last ``last`` recorded values of each scalar (less noisy than one step)."""
+def final_scalars(series: dict, last: int = 50, sparse=()) -> dict:
+    """Mean of the last ``last`` recorded values of each per-step scalar (less noisy than one
+    step). ``sparse`` metrics (measured now and then) are left out: the final evaluation
+    measures them once, and a summary holds one value per metric."""
     out = {}
     for name, (_, values) in series.items():
+        if name in sparse:
+            continue
         v = values[-last:]
         v = v[np.isfinite(v)]
         out[name] = float(v.mean()) if len(v) else math.nan

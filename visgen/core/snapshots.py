@@ -206,3 +206,13 @@ class Curves(Snapshot):
     def __post_init__(self):
         self.x = _f32(self.x).reshape(-1)
         self.ys = {k: _f32(v).reshape(-1) for k, v in self.ys.items()}
+
+
+@dataclass
+class ViewProblem(Snapshot):
+    """Put in a view's slot by the runtime (never by a trainer) when taking the view
+    failed: the trainer raised inside it, or returned a snapshot its view kind cannot
+    draw. The dock shows ``message`` once; training goes on, and the view is asked
+    again only after a parameter change, a Reset or a Load."""
+
+    message: str

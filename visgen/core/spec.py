@@ -36,6 +36,9 @@ class ViewDecl:
     scalar stream (empty: a ``Curves`` snapshot is expected instead).
     ``scrub_param`` (``frames`` views) names a live parameter set to the scrubbed
     frame's value, so other views can follow the scrubber (e.g. a field at that t).
+    ``pushed`` views get their snapshots only from the trainer itself
+    (``ctx.emit`` or ``on_click``); every other view without ``scalars`` needs a
+    ``view_<id>`` method on the trainer, and a run refuses to build without one.
     """
 
     id: str
@@ -47,6 +50,7 @@ class ViewDecl:
     help: str = ""
     datasets: Sequence[str] = ("points", "images")
     scrub_param: str = ""
+    pushed: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,9 @@ class ScalarBuffer:
     """Bounded history of named scalar series.
 
     Each series thins on its own, so a metric reported every 500 steps keeps
-    its points while a per-step loss is thinned.
+    its points while a per-step loss is thinned. Series appended with
+    ``sparse=True`` (metrics measured now and then) are listed in ``sparse``:
+    views draw them as points and summaries never average them with losses.
     """
 
     def __init__(self, capacity: int = 20_000):
@@ -62,6 +64,7 @@ class ScalarBuffer:
             self._series: dict[str, _Series] = {}
             self.version = 0
             self.latest: dict[str, float] = {}
+            self.sparse: set = set()
 
     def __len__(self) -> int:
         """Points held by the longest series."""
@@ -71,9 +74,11 @@ class ScalarBuffer:
     def names(self) -> list[str]:
         return list(self._series)
 
-    def append(self, step: int, values: dict) -> None:
-        """Record the scalars of one step."""
+    def append(self, step: int, values: dict, sparse: bool = False) -> None:
+        """Record the scalars of one step (``sparse``: measured now and then, not every step)."""
         with self._lock:
+            if sparse:
+                self.sparse.update(values)
             self.latest.update(values)
             self.version += 1
             for name, v in values.items():

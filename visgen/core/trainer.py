@@ -38,10 +38,17 @@ class Trainer:
     Subclasses build their networks and optimisers in ``__init__(ctx)`` and
     implement ``step``; the other methods have useful defaults. Modules and
     optimisers stored as attributes are checkpointed automatically.
+
+    The runtime calls a trainer from one thread at a time and owns the step
+    counter: ``step_count`` is the number of finished steps, set by the runtime
+    after each ``step()`` (a trainer reads it, never writes it).
     """
 
     #: columns of the sample grid in ``samples.png`` (a conditional model sets one per class)
     grid_columns: int = 8
+    #: seconds the end-of-training evaluation (``visgen train``) may spend drawing samples;
+    #: metrics then use as many samples as fitted, and ``summary.json`` says how many
+    summary_budget: float = 30.0
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
@@ -72,14 +79,23 @@ class Trainer:
         trainer has one, without gradients and with every module in eval mode
         (drawing must not move batch-norm statistics or spectral norm's iteration).
         """
-        view = getattr(self, "view_" + view_id.replace("-", "_"), None)
+        view = getattr(self, view_method(view_id), None)
         if view is None:
             return None
+        with self.evaluation():
+            return view()
+
+    def evaluation(self):
+        """A context without gradients and with every module in eval mode, restored after."""
+        from contextlib import ExitStack
+
         from .modes import evaluating
 
         modules = [m for m in self._stateful().values() if isinstance(m, torch.nn.Module)]
-        with torch.no_grad(), evaluating(*modules):
-            return view()
+        stack = ExitStack()
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(evaluating(*modules))
+        return stack
 
     def on_click(self, view_id: str, x: float, y: float) -> dict:
         """Handle a click at data coordinates (x, y) on a clickable view.
@@ -92,6 +108,15 @@ class Trainer:
     def sample(self, n: int) -> np.ndarray:
         """Draw ``n`` samples in data space: (n, 2) points or (n, C, H, W) images in [0, 1]."""
         raise NotImplementedError
+
+    def sample_for_metrics(self, n: int) -> np.ndarray:
+        """Samples for the metrics the runtime measures while training (mode coverage).
+
+        The default is ``sample(n)`` in evaluation mode. A model whose sampler is
+        slow (DDPM's 1,000 steps) returns a cheaper faithful approximation here.
+        """
+        with self.evaluation():
+            return self.sample(n)
 
     def summary(self) -> dict:
         """Extra final metrics for ``summary.json`` (name -> float)."""
@@ -118,6 +143,11 @@ class Trainer:
                 raise KeyError(f"checkpoint has no state for {k!r}")
             v.load_state_dict(state[k])
         self.step_count = int(state.get("step_count", 0))
+
+
+def view_method(view_id: str) -> str:
+    """The trainer method that takes view ``view_id``: ``view_<id>``, hyphens as underscores."""
+    return "view_" + view_id.replace("-", "_")
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:

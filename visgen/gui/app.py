@@ -69,4 +69,18 @@ def run_gui(args) -> int:
     wake.start(250)
     status = app.exec()
     wake.stop()
+    _exit_without_stuck_workers(window, status)
     return status
+
+
+def _exit_without_stuck_workers(window, status: int) -> None:
+    """A worker stuck inside a plugin's call must not hold the process (or abort it at
+    interpreter shutdown, inside torch): say which, then leave at once with ``status``."""
+    stuck = [r for r in window.runs + window.closed_runs if r.alive]
+    if not stuck:
+        return
+    names = "; ".join(f"{r.name} still inside {r.status.busy or 'the model'}" for r in stuck)
+    print(f"visgen: quit without waiting: {names}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

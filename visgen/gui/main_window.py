@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import html
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QTextBrowser)
@@ -27,6 +29,7 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.setDockOptions(QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AnimatedDocks)
         self.run_views: dict = {}  # Run -> RunViews
+        self.closed_runs: list = []  # closed, possibly with a worker still winding down
 
         self.panel = RunPanel(registry)
         self.panel_dock = self._dock("Runs", "runs", self.panel, Qt.LeftDockWidgetArea)
@@ -44,7 +47,6 @@ class MainWindow(QMainWindow):
         self.panel.current_changed.connect(self._current_changed)
         self.panel.close_run_requested.connect(self.close_run)
         self.panel.reset_requested.connect(self.reset_run)
-        self.panel.views_cleared.connect(lambda run: self.run_views[run].clear())
         self.panel.model_box.currentIndexChanged.connect(lambda _i: self._show_theory(self.panel.model_id))
         self._show_theory(self.panel.model_id)
 
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
         settings = kwargs.pop("settings", ())
         run = Run(self.registry, model, dataset, **kwargs)
         run.params.parse_assignments(settings)
+        run.use_worker()  # nothing of a trainer is ever built or run in the GUI thread
         slot = 1 + max((rv.slot for rv in self.run_views.values()), default=0)
         views = RunViews(self, run, slot)
         self.run_views[run] = views
@@ -139,12 +142,14 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def reset_run(self, run: Run) -> None:
+        """Returns at once; the views clear when the reset has happened (a new generation)."""
         run.reset()
-        self.run_views[run].clear()
 
     @Slot(object)
     def close_run(self, run: Run) -> None:
+        """Returns at once: a worker stuck in the trainer is left to end on its own (or with the process)."""
         run.stop()
+        self.closed_runs.append(run)
         views = self.run_views.pop(run)
         views.shutdown()
         for dock in views.docks.values():
@@ -179,21 +184,33 @@ class MainWindow(QMainWindow):
         self._ticks += 1
         if self._ticks % 8 == 0:  # status text at ~4 Hz is plenty
             self.panel.update_controls()
-            self.speed_label.setText("   ".join(
-                f"{r.name}: {r.state.value}" + (f" {r.steps_per_second:.0f} steps/s" if r.steps_per_second else "")
-                for r in self.runs))
+            self.speed_label.setText("   ".join(self._speed_text(r.name, r.status) for r in self.runs))
+
+    @staticmethod
+    def _speed_text(name: str, st) -> str:
+        if not st.responding:
+            return f"{name}: not responding"
+        return f"{name}: {st.state.value}" + (f" {st.steps_per_second:.0f} steps/s" if st.steps_per_second else "")
 
     # -- shutdown ------------------------------------------------------------------------
+    CLOSE_WAIT = 2.0  # seconds the window waits, in all, for workers to end before it closes anyway
+
     def closeEvent(self, event) -> None:
-        """Stop every run (all at once), stop timers, save the layout."""
+        """Stop every run (all at once), stop timers, save the layout.
+
+        Waits at most ``CLOSE_WAIT`` seconds for the workers: one stuck inside a
+        trainer call is left behind, and the app's exit does not wait for it."""
         if self.before_close is not None:
             self.before_close()
         self.timer.stop()
         self.statusBar().clearMessage()  # a timed message keeps the status bar's timer running
-        for run in self.runs:
-            run.request_stop()  # signal all first so they wind down in parallel
-        for run in self.runs:
-            run.stop()
+        stopping = [run.stop() for run in self.runs + self.closed_runs]  # all at once, in parallel
+        deadline = time.monotonic() + self.CLOSE_WAIT
+        for fut in stopping:
+            try:
+                fut.result(max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                pass
         for views in self.run_views.values():
             views.shutdown()
         self.theory.shutdown()

@@ -1,6 +1,8 @@
 """The left-hand panel: make a run, pick one, drive it, tune its parameters."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
@@ -11,7 +13,10 @@ from ..core.run import RunState
 from .param_form import ParamForm
 
 _STATE_COLORS = {RunState.RUNNING: "#2ca02c", RunState.PAUSED: "#ff7f0e", RunState.FAILED: "#d62728",
-                 RunState.FINISHED: "#1f77b4", RunState.STOPPED: "#7f7f7f", RunState.IDLE: "#7f7f7f"}
+                 RunState.DIVERGED: "#d62728", RunState.FINISHED: "#1f77b4", RunState.STOPPED: "#7f7f7f",
+                 RunState.IDLE: "#7f7f7f"}
+ERROR = "#d62728"
+BUSY_NOTE_AFTER = 2.0  # seconds inside one trainer call before the status line says so
 
 
 class RunPanel(QWidget):
@@ -21,12 +26,12 @@ class RunPanel(QWidget):
     current_changed = Signal(object)  # Run or None
     close_run_requested = Signal(object)
     reset_requested = Signal(object)
-    views_cleared = Signal(object)  # the run was reset underneath its views (checkpoint loaded)
 
     def __init__(self, registry, parent=None):
         super().__init__(parent)
         self.registry = registry
         self.runs: list = []
+        self.notes: dict = {}  # run -> (text, is_error): results of Save and Load, shown under the status
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
 
@@ -104,7 +109,7 @@ class RunPanel(QWidget):
 
         self.train_button.clicked.connect(self._train_clicked)
         self.step_button.clicked.connect(lambda: self.current and self.current.step_once())
-        self.stop_button.clicked.connect(lambda: self.current and self.current.stop())
+        self.stop_button.clicked.connect(lambda: self.current and self.current.stop())  # returns at once
         self.reset_button.clicked.connect(lambda: self.current and self.reset_requested.emit(self.current))
         self.slow_box.toggled.connect(self._slow_changed)
         self.delay_box.valueChanged.connect(self._slow_changed)
@@ -191,6 +196,7 @@ class RunPanel(QWidget):
     def remove_run(self, run) -> None:
         i = self.runs.index(run)
         self.runs.pop(i)
+        self.notes.pop(run, None)
         self.run_list.takeItem(i)
         self._row_changed(self.run_list.currentRow())
 
@@ -236,20 +242,13 @@ class RunPanel(QWidget):
             self.details_button.setVisible(False)
             return
         self.param_form.refresh()
-        state = run.state
+        st = run.status  # one consistent value: state, step and message belong together
+        state = st.state
         self.train_button.setText("Pause" if state == RunState.RUNNING else
                                   "Resume" if state == RunState.PAUSED else "Train")
-        done = state in (RunState.FAILED, RunState.FINISHED)
-        self.train_button.setEnabled(not done)
-        self.step_button.setEnabled(not done)
-        rate = f" · {run.steps_per_second:.0f} steps/s" if state == RunState.RUNNING else ""
-        color = _STATE_COLORS.get(state, "#000")
-        text = f"<b style='color:{color}'>{state.value}</b> · step {run.step}{rate}"
-        if run.needs_reset:
-            text += " · <b>Reset to apply changed parameters</b>"
-        if run.message:
-            text += f"<br>{run.message}"
-        self.status.setText(text)
+        self.train_button.setEnabled(not state.ended)
+        self.step_button.setEnabled(not state.ended)
+        self.status.setText(status_html(st, self.notes.get(run)))
         self.details_button.setVisible(state == RunState.FAILED)
 
     def _show_details(self) -> None:
@@ -266,8 +265,8 @@ class RunPanel(QWidget):
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", f"{run.spec.id}.pt", "Checkpoints (*.pt)")
         if path:
-            fut = run.save_checkpoint(path)
-            fut.add_done_callback(lambda f: setattr(run, "message", self._outcome(f, f"saved {path}")))
+            self.notes[run] = (f"saving {path}…", False)
+            run.save_checkpoint(path).add_done_callback(lambda f: self._note(run, f, f"saved {path}"))
 
     def _load(self) -> None:
         run = self.current
@@ -277,19 +276,38 @@ class RunPanel(QWidget):
         if path:
             self.load_checkpoint(run, path)
 
-    def load_checkpoint(self, run, path) -> None:
-        """Load weights into ``run``; a bad file is reported in the status line."""
-        from ..core.errors import VisgenError
-        try:
-            fut = run.load_checkpoint(path)  # checks the file before touching the run
-        except VisgenError as exc:
-            run.message = f"<span style='color:#d62728'>{exc}</span>"
-            return
-        self.views_cleared.emit(run)
-        fut.add_done_callback(lambda f: setattr(run, "message", self._outcome(f, f"loaded {path}")))
-        self.param_form.set_run(run)
+    def load_checkpoint(self, run, path):
+        """Load weights into ``run`` in its worker; the outcome is shown under the status.
+        A bad file leaves the run as it was. Returns the Future."""
+        self.notes[run] = (f"loading {path}…", False)
+        fut = run.load_checkpoint(path)
+        fut.add_done_callback(lambda f: self._note(run, f, f"loaded {path}"))
+        return fut
 
-    @staticmethod
-    def _outcome(fut, ok_text: str) -> str:
+    def _note(self, run, fut, ok_text: str) -> None:
+        # Runs in the worker thread: only store the text; update_controls shows it.
         exc = fut.exception()
-        return ok_text if exc is None else f"<span style='color:#d62728'>{exc}</span>"
+        self.notes[run] = (ok_text, False) if exc is None else (str(exc), True)
+
+
+def status_html(st, note=None) -> str:
+    """The status line of a run: state, step, speed, then its plain-text messages, escaped."""
+    color = _STATE_COLORS.get(st.state, "#000")
+    rate = f" · {st.steps_per_second:.0f} steps/s" if st.state == RunState.RUNNING else ""
+    text = f"<b style='color:{color}'>{st.state.value}</b> · step {st.step}{rate}"
+    if st.needs_reset:
+        text += " · <b>Reset to apply changed parameters</b>"
+    if not st.responding:
+        text += (f"<br><b style='color:{ERROR}'>not responding</b>: the model has been inside "
+                 f"{html.escape(st.busy or 'one call')} for {st.busy_for:.0f} s. Close the run, or quit: "
+                 f"visgen still exits.")
+    elif st.busy and st.busy_for > BUSY_NOTE_AFTER:
+        text += f"<br>busy: {html.escape(st.busy)} ({st.busy_for:.0f} s)"
+    if st.message:
+        bad = st.state in (RunState.FAILED, RunState.DIVERGED)
+        text += "<br>" + (f"<span style='color:{ERROR}'>{html.escape(st.message)}</span>" if bad
+                          else html.escape(st.message))
+    if note:
+        msg, is_error = note
+        text += "<br>" + (f"<span style='color:{ERROR}'>{html.escape(msg)}</span>" if is_error else html.escape(msg))
+    return text

@@ -13,6 +13,7 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
+from ..core.snapshots import ViewProblem
 from ..core.spec import resolve
 
 
@@ -30,8 +31,9 @@ class RunViews:
         self._scalar_version = -1
         self._lines_at = 0.0
         self._lines_cost = 0.0
+        self._generation = run.status.generation
         kinds = run.registry.view_kinds
-        for decl in run.spec.views_for(run.dataset_spec.kind):
+        for decl in run.views:
             kind = kinds.get(decl.kind)
             if kind is None:
                 continue  # a view kind from a plugin that is not installed
@@ -50,6 +52,9 @@ class RunViews:
     def refresh(self) -> None:
         """Pull what is new from the run into the views (GUI thread)."""
         run = self.run
+        if run.status.generation != self._generation:  # reset or loaded: what the views show is stale
+            self._generation = run.status.generation
+            self.clear()
         now = time.perf_counter()
         interval = max(self.LINES_INTERVAL, self._lines_cost / self.LINES_BUDGET)
         if run.scalars.version != self._scalar_version and now - self._lines_at >= interval:
@@ -62,12 +67,19 @@ class RunViews:
             # Long histories cost more to draw: the interval grows with them (GIL time is training time).
             self._lines_cost = 0.7 * self._lines_cost + 0.3 * (time.perf_counter() - now)
         for view_id, view in self.views.items():
-            if view.decl.scalars:
-                continue
             snap = run.take(view_id)
-            if snap is not None:
+            if isinstance(snap, ViewProblem):
+                view.show_problem(snap.message)
+            if view.decl.scalars:
+                continue  # drawn from the scalar stream above
+            if snap is not None and not isinstance(snap, ViewProblem):
                 t0 = time.perf_counter()
-                view.show_snapshot(snap)
+                try:
+                    view.show_snapshot(snap)
+                    view.show_problem("")
+                except Exception as exc:  # a plugin's widget or snapshot: say so here, not on stderr
+                    view.show_problem(f"{run.spec.id}, view {view_id!r}: the widget could not draw a "
+                                      f"{type(snap).__name__} ({type(exc).__name__}: {exc})")
                 view.repaint()  # paint now, so the drawing cost is measured and budgeted
                 run.demand.drawn(view_id, time.perf_counter() - t0)
             if self._visible(view_id):
@@ -81,6 +93,7 @@ class RunViews:
         self._scalar_version = -1
         for view in self.views.values():
             view.clear()
+            view.show_problem("")
 
     def shutdown(self) -> None:
         for view in self.views.values():

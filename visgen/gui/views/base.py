@@ -5,9 +5,9 @@ import functools
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...core.imaging import PALETTE, class_color
 from ...core.spec import ViewDecl
@@ -37,6 +37,12 @@ class View(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setSpacing(2)
+        # Why this view shows nothing (the model's view raised, or sent what it cannot draw).
+        self.problem = QLabel(objectName="view-problem", wordWrap=True)
+        self.problem.setStyleSheet("color: #d62728; padding: 4px")
+        self.problem.setTextInteractionFlags(self.problem.textInteractionFlags() | Qt.TextSelectableByMouse)
+        self.problem.hide()
+        self.layout_.addWidget(self.problem)
         if decl is not None and decl.help:
             self.setToolTip(decl.help)
 
@@ -46,6 +52,11 @@ class View(QWidget):
 
     def show_scalars(self, series: dict) -> None:
         """Draw scalar histories ``{name: (steps, values)}``; most views ignore them."""
+
+    def show_problem(self, message: str) -> None:
+        """Say in the dock why nothing new is drawn (``""`` hides the message)."""
+        self.problem.setText(message)
+        self.problem.setVisible(bool(message))
 
     def clear(self) -> None:
         """Forget the last snapshot; subclasses also blank their items."""
