@@ -272,3 +272,17 @@ def test_field_layers_switch_on_and_off(qtbot):
     assert not view.image.isVisible()
     view.toggles["fake"].setChecked(True)
     assert sum(it.isVisible() for it in view.points.items) == 2
+
+
+def test_lines_draw_sparse_metrics_as_points_never_smoothed(qtbot):
+    view = make(qtbot, "lines", "visgen.gui.views.lines:LinesView", scalars=("loss", "modes_covered"))
+    view.sparse = frozenset({"modes_covered"})
+    steps = np.arange(1, 1001)
+    cov_steps, cov = np.array([250, 500, 750, 1000]), np.array([2.0, 8.0, 3.0, 8.0])
+    view.show_scalars({"loss": (steps, np.linspace(5, 1, 1000)), "modes_covered": (cov_steps, cov)})
+    main = view.curves["modes_covered"]
+    x, y = main.getData()
+    np.testing.assert_array_equal(y, cov)                 # the measured values, not an average of them
+    assert main.opts["symbol"] == "o" and not view.raw_curves["modes_covered"].isVisible()
+    assert view.curves["loss"].opts["symbol"] is None     # per-step losses stay smoothed lines
+    assert view.raw_curves["loss"].isVisible()

@@ -62,6 +62,7 @@ class RunViews:
             self._lines_at = now
             for view_id, view in self.views.items():
                 if view.decl.scalars:
+                    view.sparse = frozenset(run.scalars.sparse)
                     view.show_scalars(run.scalars.series(view.decl.scalars))
                     view.repaint()
             # Long histories cost more to draw: the interval grows with them (GIL time is training time).

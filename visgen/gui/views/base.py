@@ -29,6 +29,8 @@ class View(QWidget):
 
     clicked = Signal(float, float)
     scrubbed = Signal(int)  # the value of a scrubbed frame (frames views)
+    #: names of scalar series measured now and then (coverage): drawn as points, never smoothed
+    sparse: frozenset = frozenset()
 
     def __init__(self, decl: ViewDecl | None, parent=None):
         super().__init__(parent)

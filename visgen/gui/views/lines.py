@@ -116,6 +116,11 @@ class LinesView(View):
                 steps, values = steps[ok], values[ok]
             # Raw data keeps 'peak' downsampling so spikes stay visible; a smoothed
             # curve has none to lose, and 'mean' paints about twice as fast.
+            if name in self.sparse:  # a metric measured every few hundred steps: points, not a smoothed line
+                raw.setVisible(False)
+                main.setData(steps, values, symbol="o", symbolSize=7, symbolBrush=main.opts["pen"].color(),
+                             skipFiniteCheck=True)
+                continue
             method = "mean" if w > 0 else "peak"
             if main.opts["downsampleMethod"] != method:
                 main.setDownsampling(method=method)
