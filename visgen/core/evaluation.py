@@ -30,16 +30,17 @@ def sample_within(trainer, n: int, budget: float, chunk: int,
     Returns ``(samples, seconds_per_sample)``; the first chunk is a warm-up and is not timed
     unless it is the only one.
     """
-    parts, timed, timed_n = [], 0.0, 0
+    parts, got, timed, timed_n = [], 0, 0.0, 0
     t_start = time.perf_counter()
-    while sum(len(p) for p in parts) < n:
+    while got < n:
         t0 = time.perf_counter()
-        parts.append(np.asarray(trainer.sample(min(chunk, n - sum(len(p) for p in parts)))))
+        parts.append(np.asarray(trainer.sample(min(chunk, n - got))))
         dt = time.perf_counter() - t0
+        got += len(parts[-1])
         if len(parts) > 1:
             timed, timed_n = timed + dt, timed_n + len(parts[-1])
         if progress:
-            progress(sum(len(p) for p in parts))
+            progress(got)
         if time.perf_counter() - t_start > budget:
             break
     if timed_n == 0:

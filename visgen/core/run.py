@@ -24,7 +24,6 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Callable, Optional
 
@@ -92,8 +91,8 @@ class Run:
         self.slots = SnapshotSlots()
         self.demand = Demand()
         declared = {v.id for v in self.spec.views}
-        self.views: list = [v for v in (*self.spec.views, *RUNTIME_VIEWS)
-                            if self.dataset_spec.kind in v.datasets and (v in self.spec.views or v.id not in declared)]
+        extra = [v for v in RUNTIME_VIEWS if v.id not in declared]  # a model's own view of that id wins
+        self.views: list = [v for v in (*self.spec.views, *extra) if self.dataset_spec.kind in v.datasets]
 
         self._cond = threading.Condition()
         self._status = RunStatus()
@@ -315,10 +314,6 @@ class Run:
             fut.set_result(None)
         return fut
 
-    def request_stop(self) -> None:
-        """``stop()`` without the Future (kept for callers of the old API)."""
-        self.stop()
-
     def reset(self) -> Future:
         """Stop, forget the trainer and everything streamed; the next start rebuilds
         with the current parameters. The Future is done once that has happened."""
@@ -340,14 +335,6 @@ class Run:
 
         self.stop().add_done_callback(clear)
         return fut
-
-    def close(self, timeout: float = 2.0) -> bool:
-        """Stop and wait up to ``timeout`` seconds; True if the worker has ended."""
-        try:
-            self.stop().result(timeout)
-            return True
-        except FutureTimeout:
-            return False
 
     # -- the worker -----------------------------------------------------------------------------
     def _wake(self) -> None:
