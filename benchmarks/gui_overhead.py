@@ -29,7 +29,7 @@ def headless_rate(reg, model, dataset, seconds) -> float:
     s0, t0 = run.step, time.perf_counter()
     time.sleep(seconds)
     rate = (run.step - s0) / (time.perf_counter() - t0)
-    run.stop()
+    run.stop().result(timeout=10)
     return rate
 
 
