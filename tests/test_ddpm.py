@@ -484,7 +484,7 @@ def _check_common(seen, tr, T):
 def test_ring8_trains_and_feeds_every_view(make_run, ddpm_registry):
     run = make_run("ring8", seed=1, **SMALL)
     run.train(2 * COVERAGE_EVERY)    # the runtime measures coverage every 250 steps, budget allowing
-    assert run.step == 2 * COVERAGE_EVERY and run.state == RunState.PAUSED and run.message == ""
+    assert run.step == 2 * COVERAGE_EVERY and run.state == RunState.PAUSED and run.status.message == ""
     loss = run.scalars.series(["loss"])["loss"][1]
     assert len(loss) == 2 * COVERAGE_EVERY and np.isfinite(loss).all()
     cov = run.scalars.series(["modes_covered", "high_quality"])
@@ -518,7 +518,7 @@ def test_ring8_trains_and_feeds_every_view(make_run, ddpm_registry):
 def test_digits_unet_trains_and_feeds_every_view(make_run, ddpm_registry):
     run = make_run("digits", T=100, hidden=64, batch_size=32)
     run.train(30)
-    assert run.step == 30 and run.message == ""
+    assert run.step == 30 and run.status.message == ""
     tr = run.trainer
     assert isinstance(tr.net, UNet)                   # auto: the U-Net for images
     seen = _check_views(run, ddpm_registry)
@@ -615,7 +615,7 @@ def test_loss_falls_with_default_settings(make_run):
     assert {k: v for k, v in run.params.values.items() if k not in ("sampler", "sample_steps")} == \
         {k: v for k, v in defaults.items() if k not in ("sampler", "sample_steps")}
     run.train(1500)
-    assert run.step == 1500 and run.message == ""
+    assert run.step == 1500 and run.status.message == ""
     loss = run.scalars.series(["loss"])["loss"][1]
     first, last = loss[:50].mean(), loss[-100:].mean()
     # measured (seeds 0 and 1): first 50 ~0.395, last 100 ~0.19

@@ -83,7 +83,7 @@ def test_every_model_trains_and_feeds_its_views(make_run, gan_registry, model):
     run = make_run(model, seed=1, **params)
     n = STEPS[model]
     run.train(n)
-    assert run.step == n and run.state == RunState.PAUSED and run.message == ""
+    assert run.step == n and run.state == RunState.PAUSED and run.status.message == ""
     assert run.dataset_spec.name == run.spec.default_dataset
     for name, (steps, values) in run.scalars.series().items():
         assert np.isfinite(values).all(), name
@@ -465,7 +465,7 @@ def test_g_loss_switches_to_saturating_live(make_run):
     g = run.scalars.series(["g_loss"])["g_loss"][1]
     assert (g > 0).all()                                  # softplus(-s) > 0
     assert run.set_param("g_loss", "saturating") is True
-    assert run.needs_reset is False
+    assert run.status.needs_reset is False
     run.train(1)
     assert run.trainer is tr and tr.opt_g is opt_g and run.step == 6    # no rebuild
     assert tr.params["g_loss"] == "saturating"
@@ -476,7 +476,7 @@ def test_g_loss_switches_to_saturating_live(make_run):
     assert run.set_param("lr_g", 0.01) is True
     run.train(1)
     assert tr.opt_g.param_groups[0]["lr"] == 0.01
-    assert run.set_param("hidden", 32) is False and run.needs_reset
+    assert run.set_param("hidden", 32) is False and run.status.needs_reset
 
 
 # -- mode coverage on mixtures ----------------------------------------------------------------------
@@ -534,8 +534,8 @@ def test_conv_on_points_fails_the_run_in_the_worker(make_run):
     run = make_run("gan", "ring8", arch="conv")
     run.start()
     wait_for(lambda: run.state == RunState.FAILED, what="the run to fail")
-    assert "arch=conv" in run.error and "\n" not in run.error
-    assert run.message.startswith("failed:")
+    assert "arch=conv" in run.status.error and "\n" not in run.status.error
+    assert run.status.message.startswith("failed:")
 
 
 def test_dcgan_refuses_points(gan_registry):

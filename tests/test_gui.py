@@ -187,7 +187,7 @@ def test_param_form_refuses_bad_values_applies_live_and_flags_structural(qtbot, 
     type_into(qtbot, beta, "4")
     assert run.params.values["beta"] == 4.0 and beta.styleSheet() == ""
     assert "next step" in form.message.text()
-    assert not run.needs_reset
+    assert not run.status.needs_reset
     run.step_once()
     qtbot.waitUntil(lambda: run.step == 2, timeout=WAIT)
     assert run.trainer.params["beta"] == 4.0
@@ -195,13 +195,13 @@ def test_param_form_refuses_bad_values_applies_live_and_flags_structural(qtbot, 
     hidden = form.findChild(QLineEdit, "param-hidden")
     type_into(qtbot, hidden, "64")
     assert run.params.values["hidden"] == 64
-    assert run.needs_reset
+    assert run.status.needs_reset
     assert "Reset" in form.message.text()
     qtbot.waitUntil(lambda: "Reset to apply" in window.panel.status.text(), timeout=WAIT)
     assert first_width(run) == 256  # the change does not touch the model until Reset
 
     click(qtbot, window.panel.reset_button)  # returns at once; the reset happens in the worker's wake
-    qtbot.waitUntil(lambda: run.trainer is None and not run.needs_reset, timeout=WAIT)
+    qtbot.waitUntil(lambda: run.trainer is None and not run.status.needs_reset, timeout=WAIT)
     run.step_once()
     qtbot.waitUntil(lambda: run.step == 1, timeout=WAIT)
     assert first_width(run) == 64
@@ -291,7 +291,7 @@ def test_failing_trainer_is_reported_and_others_keep_training(qtbot, make_window
     assert list(window.run_views[boom].docks) == ["loss", "coverage"]  # the runtime measures coverage on ring8
     click(qtbot, window.panel.train_button)
     qtbot.waitUntil(lambda: boom.state == RunState.FAILED, timeout=WAIT)
-    assert "kaboom in step" in boom.error and "RuntimeError" in boom.traceback
+    assert "kaboom in step" in boom.status.error and "RuntimeError" in boom.status.traceback
 
     panel = window.panel
     qtbot.waitUntil(lambda: "kaboom in step" in panel.status.text(), timeout=WAIT)
@@ -301,7 +301,7 @@ def test_failing_trainer_is_reported_and_others_keep_training(qtbot, make_window
 
     before = vae.step
     qtbot.waitUntil(lambda: vae.step > before + 20, timeout=WAIT)
-    assert vae.state == RunState.RUNNING and vae.error is None
+    assert vae.state == RunState.RUNNING and vae.status.error is None
     window.close()
     assert not vae.alive and not boom.alive
 
@@ -313,7 +313,7 @@ def test_nan_stops_run_as_diverged_and_names_the_scalar(qtbot, make_window, regi
     click(qtbot, window.panel.train_button)
     qtbot.waitUntil(lambda: run.state == RunState.DIVERGED, timeout=WAIT)
     assert run.step == 4  # three finite steps, then the NaN
-    assert run.message.startswith("loss became nan at step 4")
+    assert run.status.message.startswith("loss became nan at step 4")
     qtbot.waitUntil(lambda: "loss became nan" in window.panel.status.text(), timeout=WAIT)
     assert "diverged" in window.panel.status.text()
     assert not window.panel.train_button.isEnabled()  # Reset first

@@ -257,7 +257,7 @@ def test_live_param_reaches_trainer_before_next_step(make_run):
     assert len(sets) == 1 and events[sets[0]] == ("set", {"lr": 0.5})
     assert all(e == ("step", 1e-3) for e in events[:sets[0]])
     assert all(e == ("step", 0.5) for e in events[sets[0] + 1:])
-    assert run.trainer.params["lr"] == 0.5 and not run.needs_reset
+    assert run.trainer.params["lr"] == 0.5 and not run.status.needs_reset
 
 
 def test_live_param_while_paused_applies_before_the_single_step(make_run):
@@ -285,17 +285,17 @@ def test_live_param_reaches_trainer_in_synchronous_training(make_run):
 def test_structural_param_needs_reset(make_run):
     run = make_run()
     assert run.set_param("width", 8) is False
-    assert run.needs_reset is False     # nothing built yet: simply used at build
+    assert run.status.needs_reset is False     # nothing built yet: simply used at build
     run.step_once()
     wait_for(lambda: run.step == 1)
     assert run.trainer.params["width"] == 8
     assert run.set_param("width", "16") is False
-    assert run.needs_reset is True
+    assert run.status.needs_reset is True
     assert run.trainer.params["width"] == 8      # the running model is untouched
     assert run.params.values["width"] == 16
     old = run.trainer
     run.reset().result(timeout=5)
-    assert run.needs_reset is False
+    assert run.status.needs_reset is False
     run.step_once()
     wait_for(lambda: run.step == 1)
     assert run.trainer is not old and run.trainer.params["width"] == 16
@@ -329,26 +329,26 @@ def test_trainer_exception_fails_run_and_others_keep_going(make_run):
     bad.start()
     wait_for(lambda: bad.state == RunState.FAILED, what="the bad run to fail")
     wait_for(lambda: not bad.alive, what="the bad worker to end")
-    assert bad.error == "RuntimeError: step blew up at call 3"
-    assert bad.message.startswith("failed: ") and "blew up" in bad.message
-    assert "Traceback" in bad.traceback and "in step" in bad.traceback
-    assert "step blew up at call 3" in bad.traceback
+    assert bad.status.error == "RuntimeError: step blew up at call 3"
+    assert bad.status.message.startswith("failed: ") and "blew up" in bad.status.message
+    assert "Traceback" in bad.status.traceback and "in step" in bad.status.traceback
+    assert "step blew up at call 3" in bad.status.traceback
     assert bad.step == 2            # the failing step is not counted
     n = good.step
     wait_for(lambda: good.step >= n + 20, what="the good run to keep going")
-    assert good.state == RunState.RUNNING and good.error is None
+    assert good.state == RunState.RUNNING and good.status.error is None
     bad.start()                     # a failed run does not restart by itself
     assert bad.state == RunState.FAILED and not bad.alive
     bad.reset().result(timeout=5)   # ...but a reset makes it usable again
-    assert bad.state == RunState.IDLE and bad.error is None and bad.traceback == ""
+    assert bad.state == RunState.IDLE and bad.status.error is None and bad.status.traceback == ""
 
 
 def test_trainer_build_failure_fails_run(make_run):
     run = make_run("fake-build-fails")
     run.start()
     wait_for(lambda: run.state == RunState.FAILED)
-    assert run.error == "ValueError: cannot build this trainer"
-    assert "__init__" in run.traceback
+    assert run.status.error == "ValueError: cannot build this trainer"
+    assert "__init__" in run.status.traceback
 
 
 def test_nan_stops_as_diverged_with_message(make_run):
@@ -359,8 +359,8 @@ def test_nan_stops_as_diverged_with_message(make_run):
     d = run.status.diverged
     assert (d.scalar, d.step) == ("loss", 5) and math.isnan(d.value)
     assert run.step == 5
-    assert "loss" in run.message and "nan" in run.message and "step 5" in run.message
-    assert "other" not in run.message
+    assert "loss" in run.status.message and "nan" in run.status.message and "step 5" in run.status.message
+    assert "other" not in run.status.message
     time.sleep(0.15)
     assert run.step == 5 and run.trainer.calls == 5   # it really stopped stepping
     assert run.alive
@@ -369,10 +369,10 @@ def test_nan_stops_as_diverged_with_message(make_run):
 def test_nan_stops_synchronous_training(make_run):
     run = make_run("fake-nan")
     run.train(50)
-    assert run.step == 5 and run.state == RunState.DIVERGED and "step 5" in run.message
+    assert run.step == 5 and run.state == RunState.DIVERGED and "step 5" in run.status.message
     run2 = make_run("fake")
     run2.train(7)
-    assert run2.step == 7 and run2.state == RunState.PAUSED and run2.message == ""
+    assert run2.step == 7 and run2.state == RunState.PAUSED and run2.status.message == ""
 
 
 def test_max_steps_finishes(make_run):
@@ -381,7 +381,7 @@ def test_max_steps_finishes(make_run):
     wait_for(lambda: run.state == RunState.FINISHED)
     time.sleep(0.1)
     assert run.step == 25 and run.trainer.calls == 25
-    assert run.message == "finished 25 steps"
+    assert run.status.message == "finished 25 steps"
     run.start()
     run.step_once()
     time.sleep(0.1)
@@ -505,3 +505,16 @@ def test_call_propagates_exceptions(make_run):
     assert run.call(lambda t: t.calls).result(timeout=5) >= 2
     assert run.state == RunState.RUNNING   # a failing command does not fail the run
 
+
+
+def test_old_status_mirrors_still_work_but_say_where_to_read(make_run):
+    """A plugin's own tests written against run.message/error/... keep working, with a warning."""
+    import warnings
+
+    run = make_run()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run.message == run.status.message and run.needs_reset is False
+    assert [str(w.message).split(";")[0] for w in caught] == ["Run.message is deprecated",
+                                                             "Run.needs_reset is deprecated"]
+    assert all(w.category is DeprecationWarning and w.filename == __file__ for w in caught)

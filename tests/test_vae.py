@@ -196,7 +196,7 @@ def test_beta_is_live(make_run):
     wait_for(lambda: run.step == 1)
     assert run.trainer.params["beta"] == 1.0
     assert run.set_param("beta", "4") is True
-    assert run.needs_reset is False
+    assert run.status.needs_reset is False
     run.step_once()
     wait_for(lambda: run.step == 2)
     assert run.trainer.params["beta"] == 4.0
@@ -204,7 +204,7 @@ def test_beta_is_live(make_run):
     run.step_once()
     wait_for(lambda: run.step == 3)
     assert run.call(lambda t: t.opt.param_groups[0]["lr"]).result(timeout=30) == 0.01
-    assert run.set_param("latent_dim", 3) is False and run.needs_reset
+    assert run.set_param("latent_dim", 3) is False and run.status.needs_reset
 
 
 def test_beta_zero_lets_kl_grow(make_run):
@@ -232,9 +232,9 @@ def test_conv_on_points_fails_clearly(make_run):
     run = make_run("ring8", arch="conv")
     run.start()
     wait_for(lambda: run.state == RunState.FAILED, what="the conv-on-points run to fail")
-    assert "conv" in run.error and "image" in run.error
-    assert "\n" not in run.error
-    assert run.message.startswith("failed:")
+    assert "conv" in run.status.error and "image" in run.status.error
+    assert "\n" not in run.status.error
+    assert run.status.message.startswith("failed:")
 
 
 def test_sample_shapes_and_range(make_run):

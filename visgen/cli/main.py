@@ -72,8 +72,10 @@ def _sub_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the ``visgen`` command; return its exit status (see ``visgen.cli.train_command``)."""
-    from ..core.threads import quiet_openmp
+    from ..core.threads import quiet_openmp, thread_setting_problem
     quiet_openmp()  # before torch is imported anywhere: idle OpenMP threads must sleep, not spin
+    if thread_setting_problem():
+        print(f"visgen: warning: {thread_setting_problem()}", file=sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in COMMANDS:

@@ -96,6 +96,7 @@ def run(args) -> int:
         summary["checkpoint_error"] = saved
     if outcome == "finished":
         _evaluate(run_, out, summary)
+        _check_views(run_, summary)
     rf.write_json(out / rf.SUMMARY, summary)
 
     if failure is not None:
@@ -143,6 +144,24 @@ def _evaluate(run_: Run, out: Path, summary: dict) -> None:
     rf.save_samples_png(out / rf.SAMPLES, shown, run_.dataset, nrow=trainer.grid_columns)
     summary.update(result)
     summary.update(trainer.summary())
+
+
+def _check_views(run_: Run, summary: dict) -> None:
+    """Take every view once, so a view the window could not draw speaks here too (one line each)."""
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        bar = bar or Progress(total, unit="views", label="checking views")
+        bar.update(done)
+
+    views = run_.check_views(budget=run_.trainer.summary_budget, progress=progress).result()
+    for line in views["problems"].values():
+        print(f"visgen: warning: {line}", file=sys.stderr)
+    if views["unchecked"]:
+        print(f"visgen: views not checked within {run_.trainer.summary_budget:g} s: "
+              f"{', '.join(views['unchecked'])}", file=sys.stderr)
+    summary["views"] = views
 
 
 def _report(args, who: str, what: str, exc: BaseException, kept: str = "") -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import warnings
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import replace
@@ -48,6 +49,15 @@ RUNTIME_VIEWS = (
              help="Measured by visgen for every model on mixture data (2,500 samples; high quality "
                   "within 3 standard deviations of a mode)"),
 )
+
+
+def _deprecated_mirror(field: str) -> property:
+    """``run.<field>``: the old spelling of ``run.status.<field>``, kept for plugins' own tests."""
+    def get(self):
+        warnings.warn(f"Run.{field} is deprecated; read run.status.{field} (one consistent value)",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self._status, field)
+    return property(get, doc=f"Deprecated: ``status.{field}``.")
 
 
 def _done(result=None, exc: Optional[BaseException] = None) -> Future:
@@ -128,12 +138,13 @@ class Run:
 
     state = property(lambda self: self._status.state, doc="``status.state``")
     step = property(lambda self: self._status.step, doc="``status.step``: finished steps")
-    message = property(lambda self: self._status.message, doc="``status.message`` (plain text)")
-    error = property(lambda self: self._status.error, doc="``status.error``")
-    traceback = property(lambda self: self._status.traceback, doc="``status.traceback``")
-    steps_per_second = property(lambda self: self._status.steps_per_second, doc="``status.steps_per_second``")
-    needs_reset = property(lambda self: self._status.needs_reset, doc="``status.needs_reset``")
-    wall_time = property(lambda self: self._status.wall_time, doc="``status.wall_time``")
+
+    message = _deprecated_mirror("message")
+    error = _deprecated_mirror("error")
+    traceback = _deprecated_mirror("traceback")
+    steps_per_second = _deprecated_mirror("steps_per_second")
+    needs_reset = _deprecated_mirror("needs_reset")
+    wall_time = _deprecated_mirror("wall_time")
 
     @property
     def trainer(self):
@@ -221,8 +232,6 @@ class Run:
                 return
             self._set_running(RunState.RUNNING)
 
-    resume = start
-
     def pause(self) -> None:
         with self._cond:
             if self._status.state == RunState.RUNNING:
@@ -276,6 +285,16 @@ class Run:
     def call(self, fn: Callable) -> Future:
         """Run ``fn(trainer)`` in the trainer thread; headless, here and now."""
         return self._submit(lambda loop: fn(loop.ensure_built()))
+
+    def check_views(self, budget: float = 30.0,
+                    progress: Optional[Callable[[int, int], None]] = None) -> Future:
+        """Take each view the trainer draws once, within ``budget`` seconds; the Future holds
+        ``{"checked": {id: {"type", "seconds"}}, "problems": {id: line}, "unchecked": [id]}``.
+
+        ``visgen train`` calls this at its end, so a broken view speaks there too;
+        ``progress(done, total)`` is called in the trainer thread.
+        """
+        return self._submit(lambda loop: loop.check_views(budget, progress))
 
     def click(self, view_id: str, x: float, y: float) -> Future:
         """Hand a click on a clickable view to the trainer; the snapshots it returns land in the slots."""
@@ -390,7 +409,7 @@ class Run:
 
     def _work(self) -> None:
         import torch
-        torch.set_num_threads(self.threads)  # per thread: see visgen.core.threads
+        torch.set_num_threads(self.threads)  # process-wide, the same rule for every run: see visgen.core.threads
         loop = self._loop
         try:
             while True:

@@ -174,20 +174,57 @@ class StepLoop:
         run = self.run
         for view_id in self.due_views():
             t0 = time.perf_counter()
-            try:
-                snap = self.traced(f"view {view_id}", self.trainer.snapshot, view_id)
-                problem = self.wrong_type(view_id, snap)
-            except Exception as exc:
-                snap, problem = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+            snap, problem = self.take_view(view_id)
             run.demand.served(view_id, time.perf_counter() - t0)
             step = run._status.step
             self.view_step[view_id] = step
             if problem:
-                self.problems[view_id] = problem
-                snap = ViewProblem(f"{self.run.spec.id} ({self.plugin}), view {view_id!r}: {problem}")
+                snap = ViewProblem(self.problem_line(view_id))
             if snap is not None:
                 snap.step = step
                 run.slots.put(view_id, snap)
+
+    def take_view(self, view_id: str) -> tuple:
+        """``(snapshot, problem)``: the view's snapshot, or why it cannot be drawn (then also
+        recorded in ``problems`` so it is not retried until parameters, Reset or Load change)."""
+        try:
+            snap = self.traced(f"view {view_id}", self.trainer.snapshot, view_id)
+            problem = self.wrong_type(view_id, snap)
+        except Exception as exc:
+            snap, problem = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if problem:
+            self.problems[view_id] = problem
+        return snap, problem
+
+    def problem_line(self, view_id: str) -> str:
+        return f"{self.run.spec.id} ({self.plugin}), view {view_id!r}: {self.problems[view_id]}"
+
+    def check_views(self, budget: float, progress: Optional[Callable[[int, int], None]] = None) -> dict:
+        """Take every view the trainer draws itself once, within ``budget`` seconds in all.
+
+        Returns ``{"checked": {id: {"type", "seconds"}}, "problems": {id: line},
+        "unchecked": [ids the budget left]}``: what ``visgen train`` reports at its end.
+        """
+        self.ensure_built()
+        out = {"checked": {}, "problems": {}, "unchecked": []}
+        t_start = time.perf_counter()
+        views = [d for d in self.run.views if not (d.scalars or d.pushed or d.kind == "theory")]
+        for i, decl in enumerate(views):
+            if progress:
+                progress(i, len(views))
+            if time.perf_counter() - t_start > budget:
+                out["unchecked"].append(decl.id)
+                continue
+            t0 = time.perf_counter()
+            snap, problem = self.take_view(decl.id)
+            seconds = round(time.perf_counter() - t0, 4)
+            out["checked"][decl.id] = {"type": type(snap).__name__ if snap is not None else None,
+                                       "seconds": seconds}
+            if problem:
+                out["problems"][decl.id] = self.problem_line(decl.id)
+        if progress:
+            progress(len(views), len(views))
+        return out
 
     def wrong_type(self, view_id: str, snap) -> str:
         """Why ``snap`` cannot be drawn by its view's kind ("" if it can)."""

@@ -35,6 +35,15 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, usable_cores() - 1))
 
 
+def thread_setting_problem() -> str:
+    """One line saying why ``VISGEN_THREADS`` is ignored, or "" when it is unset or valid."""
+    value = os.environ.get(ENV)
+    if value is None or (value.strip().isdigit() and int(value) > 0):
+        return ""
+    return (f"{ENV}={value!r} is not a whole number of threads above 0; ignored, "
+            f"using {default_threads()}")
+
+
 def quiet_openmp() -> None:
     """Make idle OpenMP threads sleep; effective only before torch is first imported."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -6,6 +6,7 @@ import signal
 import sys
 
 from ..core.errors import VisgenError
+from ..core.threads import quiet_openmp
 
 DEFAULT_MODEL = "vae"  # the first model of the course, on the bundled digits
 
@@ -31,7 +32,7 @@ def open_window(args, registry, window):
 
 def run_gui(args) -> int:
     """Open the main window; with ``--run``, start that run; return the exit status."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on the GUI's core
+    quiet_openmp()  # idle torch threads must not spin on the GUI's core
     if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
         # Qt would abort the interpreter here; say what to do instead.

@@ -97,7 +97,7 @@ class ParamForm(QWidget):
             editor.setText(self._fmt(self.run.params.values[name]))
         if live:
             self.message.setText(f"{name} = {self._fmt(self.run.params.values[name])} applies at the next step.")
-        elif self.run.needs_reset:
+        elif self.run.status.needs_reset:
             self.message.setText(f"<b>{name} changes the model: press Reset to apply.</b>")
         else:
             self.message.setText("")

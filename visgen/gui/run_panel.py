@@ -253,9 +253,9 @@ class RunPanel(QWidget):
 
     def _show_details(self) -> None:
         run = self.current
-        if run is not None and run.traceback:
-            box = QMessageBox(QMessageBox.Critical, f"{run.name} failed", run.error or "", parent=self)
-            box.setDetailedText(run.traceback)
+        if run is not None and run.status.traceback:
+            box = QMessageBox(QMessageBox.Critical, f"{run.name} failed", run.status.error or "", parent=self)
+            box.setDetailedText(run.status.traceback)
             box.open()
 
     # -- checkpoints ---------------------------------------------------------------
