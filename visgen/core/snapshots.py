@@ -19,9 +19,19 @@ def _f32(a) -> np.ndarray:
 
 @dataclass
 class Snapshot:
-    """Base class. ``step`` is the training step the snapshot was taken at."""
+    """Base class. The runtime stamps ``step`` (the training step it was taken at),
+    ``taken_at`` (``time.monotonic()`` then) and ``cost`` (seconds it took); a view
+    shows how old its picture is from them.
+
+    ``preview`` is set by a trainer that drew a cheaper picture while training
+    (see ``Trainer.previewing``): one short phrase saying how it differs from the
+    full one, e.g. "preview: 50 DDIM steps (pause for all 1,000)".
+    """
 
     step: int = field(default=0, kw_only=True)
+    taken_at: float = field(default=0.0, kw_only=True)
+    cost: float = field(default=0.0, kw_only=True)
+    preview: str = field(default="", kw_only=True)
 
 
 @dataclass
