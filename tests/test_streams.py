@@ -190,7 +190,7 @@ def test_demand_cheap_views_limited_by_min_interval():
 
 
 def test_demand_cost_is_smoothed():
-    d = Demand(budget=0.03, min_interval=0.0)
+    d = Demand(budget=0.03, min_interval=0.0, max_age=None)
     d.request("v")
     d.served("v", cost=0.3, now=0.0)          # cost 0.3 -> wait 10 s
     d.request("v")
@@ -201,7 +201,7 @@ def test_demand_cost_is_smoothed():
 
 
 def test_demand_views_are_independent():
-    d = Demand(budget=0.03)
+    d = Demand(budget=0.03, max_age=None)
     for v in ("slow", "fast"):
         d.request(v)
     d.served("slow", cost=0.1, now=0.0)
@@ -223,3 +223,35 @@ def test_demand_counts_drawing_time_in_the_cost():
     d.request("v")
     assert d.due(now=0.5) == []           # cheap to take, dear to draw: not at 10 Hz
     assert d.due(now=1.01) == ["v"]       # 0.05 s / 0.05 = every second
+
+
+def test_demand_keeps_every_affordable_view_fresh():
+    """Seven views sharing a 5 % budget would each wait cost / 0.7 %: a 0.1 s view 14 s.
+    Freshness caps that at max_age while the view costs at most `overrun` of the time."""
+    d = Demand(budget=0.05, min_interval=0.2, max_age=4.0, overrun=0.1)
+    for i in range(7):
+        d.request(f"v{i}")
+        d.served(f"v{i}", cost=0.1, now=0.0)
+        d.request(f"v{i}")
+    assert d.due(now=3.9) == []
+    assert len(d.due(now=4.01)) == 7
+
+
+def test_demand_a_dear_view_waits_cost_over_overrun():
+    d = Demand(budget=0.05, max_age=4.0, overrun=0.1)
+    d.request("dear")
+    d.served("dear", cost=1.4, now=0.0)       # 1.4 s a picture: every 14 s keeps it at 10 %
+    d.request("dear")
+    assert d.due(now=13.9) == []
+    assert d.due(now=14.1) == ["dear"]        # not every 28 s (cost / budget)
+
+
+def test_demand_expire_makes_every_asking_view_due_now():
+    """A live parameter changed: the pictures are out of date, whatever the budget said."""
+    d = Demand(budget=0.05, max_age=None)
+    d.request("samples")
+    d.served("samples", cost=1.0, now=0.0)    # would wait 20 s
+    d.request("samples")
+    assert d.due(now=1.0) == []
+    d.expire()
+    assert d.due(now=1.0) == ["samples"]

@@ -13,7 +13,7 @@ from visgen.nn import BatchSampler
 from . import objective, samplers
 from .denoisers import MLPDenoiser, UNet
 from .schedules import Schedule
-from .views import DiffusionViews
+from .views import PREVIEW_STEPS, DiffusionViews
 
 
 
@@ -110,20 +110,46 @@ class DDPMTrainer(DiffusionViews, Trainer):
         """Labels 0, 1, ..., 0, 1, ... for n samples of a conditional model (None otherwise)."""
         return (torch.arange(n, device=self.device) % max(self.n_classes, 1)) if self.conditional else None
 
-    def run_sampler(self, n=None, x_T=None, record=0, sampler=None, steps=None, eta=None):
-        """Sample n points (or denoise x_T) with the learner's sampler settings unless overridden."""
-        p = self.params
+    def run_sampler(self, n=None, x_T=None, record=0, sampler=None, steps=None, eta=None, preview=False):
+        """Sample n points (or denoise x_T) with the learner's sampler settings unless overridden
+        (``preview``: the views' settings, which may be a cheaper stand-in while training)."""
+        d_sampler, d_steps, d_eta = self.view_sampler() if preview else self.sampler_choice()
         n = n if x_T is None else len(x_T)
         return samplers.sample(self.eps_model(self.labels_for(n)), self.sched, (n, *self.space_shape),
-                               sampler or p["sampler"], steps or p["sample_steps"],
-                               p["eta"] if eta is None else eta, x_T=x_T,
-                               record=record, device=self.device)
+                               sampler or d_sampler, steps or d_steps, d_eta if eta is None else eta,
+                               x_T=x_T, record=record, device=self.device)
 
-    def timesteps(self) -> list[int]:
-        """The timesteps the chosen sampler visits, from T - 1 down to 0."""
+    def sampler_choice(self) -> tuple:
+        """(sampler, steps, eta) as the learner set them."""
         p = self.params
-        return (samplers.ddpm_timesteps(self.sched.T) if p["sampler"] == "ddpm"
-                else samplers.ddim_timesteps(self.sched.T, p["sample_steps"]))
+        return p["sampler"], p["sample_steps"], p["eta"]
+
+    def view_sampler(self) -> tuple:
+        """(sampler, steps, eta) for the views: the learner's choice, except while training when
+        it takes more than PREVIEW_STEPS steps; then a PREVIEW_STEPS-step DDIM stand-in (with
+        eta = 1 for DDPM, whose steps are all noisy), named by ``preview_note``."""
+        sampler, steps, eta = self.sampler_choice()
+        if not self.previewing or self.sampler_steps(sampler, steps) <= PREVIEW_STEPS:
+            return sampler, steps, eta
+        return "ddim", PREVIEW_STEPS, 1.0 if sampler == "ddpm" else eta
+
+    def preview_note(self) -> str:
+        """What a view's picture is, when it is a preview ("" otherwise)."""
+        sampler, steps, eta = self.sampler_choice()
+        if self.view_sampler() == (sampler, steps, eta):
+            return ""
+        v_sampler, v_steps, v_eta = self.view_sampler()
+        return (f"preview while training: {v_steps}-step DDIM, eta = {v_eta:g} "
+                f"(pause for {sampler.upper()} with {self.sampler_steps(sampler, steps)} steps)")
+
+    def sampler_steps(self, sampler: str, steps: int) -> int:
+        return self.sched.T if sampler == "ddpm" else min(steps, self.sched.T)
+
+    def timesteps(self, preview: bool = False) -> list[int]:
+        """The timesteps the sampler visits, from T - 1 down to 0 (``preview``: the views' sampler)."""
+        sampler, steps, _ = self.view_sampler() if preview else self.sampler_choice()
+        return (samplers.ddpm_timesteps(self.sched.T) if sampler == "ddpm"
+                else samplers.ddim_timesteps(self.sched.T, steps))
 
     def to_data(self, x):
         """From the diffused space back to data: decode codes, rescale points, map pixels to [0, 1]."""

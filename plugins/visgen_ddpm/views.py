@@ -16,6 +16,7 @@ from visgen import (Bars, Curves, Field2D, FrameSequence, ImageGrid, PointSet, S
                     mode_coverage, tile, to_numpy)
 
 BUCKETS = 10            # loss-per-timestep histogram
+PREVIEW_STEPS = 50      # sampler steps while training (see DDPMTrainer.view_sampler)
 MAX_FRAMES = 200        # frames of the forward process (every t when T is small)
 
 
@@ -85,55 +86,70 @@ class DiffusionViews:
     # -- the reverse process -----------------------------------------------------------------
     def view_reverse(self):
         """The current model denoising fixed noise, frame by frame (with the chosen sampler)."""
+        preview = self.preview_note()
         if self.images:
-            _, frames = self.run_sampler(x_T=self.fixed_noise[:16], record=40)
-            return FrameSequence(self._frame_labels(frames), images=np.stack([self._grid(x, 4) for _, x in frames]))
-        _, frames = self.run_sampler(x_T=self.fixed_points, record=40)
-        return FrameSequence(self._frame_labels(frames), points=np.stack([to_numpy(x * self.scale) for _, x in frames]))
+            _, frames = self.run_sampler(x_T=self.fixed_noise[:16], record=40, preview=True)
+            return FrameSequence(self._frame_labels(frames), images=np.stack([self._grid(x, 4) for _, x in frames]),
+                                 preview=preview)
+        _, frames = self.run_sampler(x_T=self.fixed_points, record=40, preview=True)
+        return FrameSequence(self._frame_labels(frames), points=np.stack([to_numpy(x * self.scale) for _, x in frames]),
+                             preview=preview)
 
     def _frame_labels(self, frames) -> list[str]:
-        sampler = self.params["sampler"]
-        return [f"t = {t}   ({sampler}, {len(self.timesteps())} steps)" for t, _ in frames]
+        sampler = self.view_sampler()[0]
+        return [f"t = {t}   ({sampler}, {len(self.timesteps(preview=True))} steps)" for t, _ in frames]
 
     def timesteps_text(self) -> str:
-        """The sampler and the timesteps it visits, shortened: 'ddim, 10 steps: t = 99, 88, ..., 0'."""
-        ts = self.timesteps()
+        """The views' sampler and the timesteps it visits, shortened: 'ddim, 10 steps: t = 99, 88, ..., 0'."""
+        ts = self.timesteps(preview=True)
         shown = ts if len(ts) <= 8 else ts[:4] + ["…"] + ts[-3:]
-        return f"{self.params['sampler']}, {len(ts)} steps: t = " + ", ".join(map(str, shown))
+        return f"{self.view_sampler()[0]}, {len(ts)} steps: t = " + ", ".join(map(str, shown))
 
     def view_samples(self):
         x, _ = self.run_sampler(x_T=self.fixed_noise[:min(64, max(40, 4 * self.n_classes))] if self.conditional
-                                else self.fixed_noise)
+                                else self.fixed_noise, preview=True)
         title = self.timesteps_text()
         if self.conditional:
             title += f", guidance w = {self.params['guidance']:g}; column = class"
-        return ImageGrid.from_chw(self.to_data(x), nrow=self.n_classes if self.conditional else 8, title=title)
+        return ImageGrid.from_chw(self.to_data(x), nrow=self.n_classes if self.conditional else 8, title=title,
+                                  preview=self.preview_note())
 
     def view_samples2d(self):
-        x, _ = self.run_sampler(x_T=self.fixed_points)
+        x, _ = self.run_sampler(x_T=self.fixed_points, preview=True)
         lab = to_numpy(self.labels_for(len(x))).astype(int) if self.conditional else None
         data = to_numpy(self.data.x[self.view_idx] * self.scale)
         return Scatter([PointSet("data", data, color=(160, 160, 160), size=3),
                         PointSet("samples", self.to_data(x), lab, self.dataset.class_names,
                                  color=None if lab is not None else (214, 39, 40), size=4)],
-                       x_label="x1", y_label="x2")
+                       x_label="x1", y_label="x2", preview=self.preview_note())
 
     def view_sampler_compare(self):
-        """Time per sample for DDPM (T steps) and DDIM (sample_steps), with coverage on mixtures."""
+        """Time per sample for DDPM (T steps) and DDIM (sample_steps), with coverage on mixtures.
+
+        While training (a preview) DDPM is timed on its first PREVIEW_STEPS steps and scaled to
+        T (every step costs one network call), and its quality waits for a pause."""
         n = 500 if not self.images else 16
         labels, times = [], []
-        for name, steps in (("ddpm", self.sched.T), ("ddim", self.params["sample_steps"])):
+        T, ddim_steps = self.sched.T, self.params["sample_steps"]
+        for name, steps in (("ddpm", T), ("ddim", ddim_steps)):
+            estimate = self.previewing and steps > PREVIEW_STEPS
+            run_steps = PREVIEW_STEPS if estimate else steps
             t0 = time.perf_counter()
-            x, _ = self.run_sampler(n, sampler=name, steps=steps)
-            per = (time.perf_counter() - t0) / n
+            x, _ = self.run_sampler(n, sampler="ddim" if estimate else name, steps=run_steps,
+                                    eta=1.0 if estimate else None)
+            per = (time.perf_counter() - t0) / n * steps / run_steps
             label = f"{name.upper()} {steps} steps"
-            if not self.images and self.dataset.mixture is not None:
+            if estimate:
+                label += f"\ntime from {run_steps} steps; quality when paused"
+            elif not self.images and self.dataset.mixture is not None:
                 mix = self.dataset.mixture
                 cov = mode_coverage(self.to_data(x), mix.centers, mix.std)
                 label += f"\n{cov['modes_covered']} modes, HQ {cov['high_quality']:.2f}"
             labels.append(label)
             times.append(per * 1e3)
-        return Bars(labels, np.array(times), y_label="ms per sample")
+        preview = "preview while training: DDPM timed on its first steps, its quality measured when paused"
+        return Bars(labels, np.array(times), y_label="ms per sample",
+                    preview=preview if self.previewing and T > PREVIEW_STEPS else "")
 
     # -- the network -------------------------------------------------------------------------
     def view_loss_by_t(self):

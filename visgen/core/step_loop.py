@@ -34,6 +34,7 @@ class StepLoop:
         self.device = None
         self.coverage: Optional[LiveCoverage] = None
         self.view_step: dict = {}   # view id -> step its last snapshot was taken at
+        self.previewed: set = set()  # views whose last snapshot was a preview (full one due when paused)
         self.problems: dict = {}    # view id -> why the view could not be taken
         self.rate_mark = (time.perf_counter(), 0)
         self.plugin = run.registry.model_plugin.get(run.spec.id, "?")
@@ -93,6 +94,7 @@ class StepLoop:
         self.coverage = LiveCoverage(self.dataset)
         self.coverage.last_step = step
         self.view_step.clear()
+        self.previewed.clear()
         self.problems.clear()
         self.run._update(needs_reset=False)
 
@@ -101,6 +103,7 @@ class StepLoop:
         self.trainer = None
         self.coverage = None
         self.view_step.clear()
+        self.previewed.clear()
         self.problems.clear()
 
     # -- one turn of the loop -------------------------------------------------------
@@ -115,7 +118,8 @@ class StepLoop:
         if live:
             self.ensure_built()
             self.traced("set_params", self.trainer.set_params, live)
-            self.view_step.clear()      # what views show may depend on the new values
+            self.view_step.clear()      # what views show may depend on the new values...
+            self.run.demand.expire()    # ...so show them now, not when the budget next allows
             self.problems.clear()       # ...and a broken view may work again
         if step:
             self.step(phase)
@@ -160,28 +164,34 @@ class StepLoop:
         """Views that asked for a snapshot and may have one now.
 
         Running: the cost budget decides. Otherwise the model does not change, so
-        a view is served once per step it has not seen yet. A view whose last
-        try failed waits for a parameter change, a Reset or a Load.
+        a view is served once per step it has not seen yet (and once more in
+        full if it was a preview). A view whose last try failed waits for a
+        parameter change, a Reset or a Load.
         """
         run = self.run
         if run._status.state == RunState.RUNNING:
             due = run.demand.due()
         else:
-            due = [v for v in run.demand.due(ignore_budget=True) if self.view_step.get(v) != run._status.step]
+            due = [v for v in run.demand.due(ignore_budget=True)
+                   if self.view_step.get(v) != run._status.step or v in self.previewed]
         return [v for v in due if v not in self.problems]
 
     def serve_views(self) -> None:
         run = self.run
+        # While training, a view whose full picture is dear may draw a cheaper one (Trainer.previewing).
+        self.trainer.previewing = run._status.state == RunState.RUNNING
         for view_id in self.due_views():
             t0 = time.perf_counter()
             snap, problem = self.take_view(view_id)
-            run.demand.served(view_id, time.perf_counter() - t0)
+            cost = time.perf_counter() - t0
+            run.demand.served(view_id, cost)
             step = run._status.step
             self.view_step[view_id] = step
             if problem:
                 snap = ViewProblem(self.problem_line(view_id))
             if snap is not None:
-                snap.step = step
+                snap.step, snap.taken_at, snap.cost = step, time.monotonic(), cost
+                (self.previewed.add if snap.preview else self.previewed.discard)(view_id)
                 run.slots.put(view_id, snap)
 
     def take_view(self, view_id: str) -> tuple:
@@ -205,7 +215,7 @@ class StepLoop:
         Returns ``{"checked": {id: {"type", "seconds"}}, "problems": {id: line},
         "unchecked": [ids the budget left]}``: what ``visgen train`` reports at its end.
         """
-        self.ensure_built()
+        self.ensure_built().previewing = False
         out = {"checked": {}, "problems": {}, "unchecked": []}
         t_start = time.perf_counter()
         views = [d for d in self.run.views if not (d.scalars or d.pushed or d.kind == "theory")]
@@ -239,7 +249,7 @@ class StepLoop:
     def click(self, view_id: str, x: float, y: float) -> None:
         trainer = self.ensure_built()
         for target, snap in (self.traced("on_click", trainer.on_click, view_id, x, y) or {}).items():
-            snap.step = self.run._status.step
+            snap.step, snap.taken_at = self.run._status.step, time.monotonic()
             self.run.slots.put(target, snap)
 
     def save(self, path):

@@ -141,13 +141,21 @@ class Demand:
     a view is due when it asked and ``max(min_interval, cost / share)`` seconds
     passed since its last snapshot. One view costing 10 ms with a 3 % budget is
     served at most every 0.33 s; two such views, every 0.67 s each.
+
+    Freshness bounds the wait: a view is due after ``max_age`` seconds at the
+    latest, as long as that costs it at most ``overrun`` of the time (one view
+    taking 0.3 s: every 4 s, 7.5 %); a dearer view waits ``cost / overrun`` and
+    its dock says why its picture is old.
     """
 
     ACTIVE = 5.0  # seconds: a view served within this long counts as sharing the budget
 
-    def __init__(self, budget: float = 0.05, min_interval: float = 0.2):
+    def __init__(self, budget: float = 0.05, min_interval: float = 0.2,
+                 max_age: Optional[float] = 4.0, overrun: float = 0.1):
         self.budget = budget
         self.min_interval = min_interval
+        self.max_age = max_age
+        self.overrun = overrun
         self._lock = threading.Lock()
         self._wanted: set = set()
         self._last: dict = {}
@@ -177,10 +185,18 @@ class Demand:
             share = self.budget / active
             out = []
             for v in self._wanted:
-                wait = max(self.min_interval, self.cost(v) / share)
+                wait = self.wait(v, share)
                 if ignore_budget or now - self._last.get(v, -1e9) >= wait:
                     out.append(v)
             return out
+
+    def wait(self, view_id: str, share: float) -> float:
+        """Seconds between snapshots of a view whose budget share is ``share`` (lock held)."""
+        cost = self.cost(view_id)
+        wait = cost / share
+        if self.max_age is not None:
+            wait = min(wait, max(self.max_age, cost / self.overrun))
+        return max(self.min_interval, wait)
 
     @staticmethod
     def _smooth(table: dict, key: str, value: float) -> None:
@@ -194,6 +210,11 @@ class Demand:
             self._wanted.discard(view_id)
             self._last[view_id] = time.perf_counter() if now is None else now
             self._smooth(self._cost, view_id, cost)
+
+    def expire(self) -> None:
+        """Every picture is out of date (a live parameter changed): each view asking is due now."""
+        with self._lock:
+            self._last.clear()
 
     def drawn(self, view_id: str, seconds: float) -> None:
         """The GUI took ``seconds`` to draw a snapshot of ``view_id``."""

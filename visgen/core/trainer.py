@@ -49,6 +49,10 @@ class Trainer:
     #: seconds the end-of-training evaluation (``visgen train``) may spend drawing samples;
     #: metrics then use as many samples as fitted, and ``summary.json`` says how many
     summary_budget: float = 30.0
+    #: set by the runtime before it takes views: True while the run trains. A view whose
+    #: full picture is dear (a 1,000-step sampler) may then draw a cheaper one and say so in
+    #: the snapshot's ``preview``; the full picture is taken when the run pauses or steps.
+    previewing: bool = False
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from ..core.snapshots import ViewProblem
 from ..core.spec import resolve
+from .freshness import scalars_freshness, snapshot_freshness
 
 
 class RunViews:
@@ -22,6 +23,7 @@ class RunViews:
 
     LINES_INTERVAL = 0.25  # seconds at least between redraws of the scalar curves (4 Hz reads as live)
     LINES_BUDGET = 0.02   # ... and at most this fraction of wall time spent redrawing them
+    FRESHNESS_INTERVAL = 0.25  # seconds between updates of the "step N, s ago" lines
 
     def __init__(self, window, run, slot: int):
         self.run = run
@@ -31,6 +33,7 @@ class RunViews:
         self._scalar_version = -1
         self._lines_at = 0.0
         self._lines_cost = 0.0
+        self._freshness_at = 0.0
         self._generation = run.status.generation
         kinds = run.registry.view_kinds
         for decl in run.views:
@@ -63,7 +66,10 @@ class RunViews:
             for view_id, view in self.views.items():
                 if view.decl.scalars:
                     view.sparse = frozenset(run.scalars.sparse)
-                    view.show_scalars(run.scalars.series(view.decl.scalars))
+                    series = run.scalars.series(view.decl.scalars)
+                    view.show_scalars(series)
+                    view.show_freshness(*scalars_freshness(
+                        max((int(steps[-1]) for steps, _ in series.values() if len(steps)), default=0)))
                     view.repaint()
             # Long histories cost more to draw: the interval grows with them (GIL time is training time).
             self._lines_cost = 0.7 * self._lines_cost + 0.3 * (time.perf_counter() - now)
@@ -85,6 +91,17 @@ class RunViews:
                 run.demand.drawn(view_id, time.perf_counter() - t0)
             if self._visible(view_id):
                 run.request(view_id)
+        if now - self._freshness_at >= self.FRESHNESS_INTERVAL:
+            self._freshness_at = now
+            self.show_freshness()
+
+    def show_freshness(self) -> None:
+        """Update the line that says which step each picture is from and how old it is."""
+        status, now = self.run.status, time.monotonic()
+        for view in self.views.values():
+            snap = view.last_snapshot
+            if not view.decl.scalars and snap is not None:
+                view.show_freshness(*snapshot_freshness(snap, status, now))
 
     def _visible(self, view_id: str) -> bool:
         dock = self.docks[view_id]

@@ -17,6 +17,8 @@ from ...core.spec import ViewDecl
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
 SYMBOLS = ("o", "t", "s", "d", "star", "p")
+FRESH_STYLE = "color: #606060; padding: 0 4px; font-size: 11px"
+STALE_STYLE = "color: #b35900; padding: 0 4px; font-size: 11px; font-weight: bold"
 
 
 class View(QWidget):
@@ -39,6 +41,13 @@ class View(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setSpacing(2)
+        # Which training step the picture is from and how old it is (``show_freshness``).
+        self.freshness = QLabel(objectName="view-freshness")
+        self.freshness.setStyleSheet(FRESH_STYLE)
+        self.freshness.setTextFormat(Qt.PlainText)
+        self.freshness.setMinimumWidth(1)  # a long note must not widen the dock
+        self.stale = False
+        self.layout_.addWidget(self.freshness)
         # Why this view shows nothing (the model's view raised, or sent what it cannot draw).
         self.problem = QLabel(objectName="view-problem", wordWrap=True)
         self.problem.setStyleSheet("color: #d62728; padding: 4px")
@@ -60,9 +69,21 @@ class View(QWidget):
         self.problem.setText(message)
         self.problem.setVisible(bool(message))
 
+    def show_freshness(self, text: str, stale: bool = False, why: str = "") -> None:
+        """Say which step the picture is from; ``stale`` colours it and ``why`` (the tooltip)
+        says what keeps it old and what would refresh it."""
+        if text != self.freshness.text():
+            self.freshness.setText(text)
+        if stale != self.stale:
+            self.stale = stale
+            self.freshness.setStyleSheet(STALE_STYLE if stale else FRESH_STYLE)
+        if why != self.freshness.toolTip():
+            self.freshness.setToolTip(why)
+
     def clear(self) -> None:
         """Forget the last snapshot; subclasses also blank their items."""
         self.last_snapshot = None
+        self.show_freshness("")
 
     def shutdown(self) -> None:
         """Stop timers before the widget goes away; views with timers override."""
