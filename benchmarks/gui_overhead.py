@@ -33,7 +33,10 @@ def headless_rate(reg, model, dataset, seconds) -> float:
     return rate
 
 
-def gui_rate(app, reg, model, dataset, seconds, settings) -> tuple:
+def gui_rate(app, reg, model, dataset, seconds, settings, prepare=None) -> tuple:
+    """Steps/s in the window, the views that drew, and the fraction of wall time the GUI
+    thread spent in its pull loop (taking and drawing snapshots). ``prepare(window, run)``
+    may change the window first (hide docks, stub drawing)."""
     from PySide6.QtCore import QTimer
 
     from visgen.gui.main_window import MainWindow
@@ -41,16 +44,28 @@ def gui_rate(app, reg, model, dataset, seconds, settings) -> tuple:
     window = MainWindow(reg, settings=settings, restore_layout=False)
     window.show()
     run = window.new_run(model, dataset)
+    if prepare is not None:
+        prepare(window, run)
+    busy = [0.0]
+    pull = window._pull
+
+    def timed_pull():
+        t0 = time.perf_counter()
+        pull()
+        busy[0] += time.perf_counter() - t0
+
+    window.timer.timeout.disconnect()
+    window.timer.timeout.connect(timed_pull)
     run.start()
     marks = {}
-    QTimer.singleShot(int(WARMUP * 1000), lambda: marks.update(a=(run.step, time.perf_counter())))
+    QTimer.singleShot(int(WARMUP * 1000), lambda: marks.update(a=(run.step, time.perf_counter(), busy[0])))
     QTimer.singleShot(int((WARMUP + seconds) * 1000),
-                      lambda: (marks.update(b=(run.step, time.perf_counter())), window.close()))
+                      lambda: (marks.update(b=(run.step, time.perf_counter(), busy[0])), window.close()))
     app.exec()
     views = window.run_views.get(run)
     drew = [] if views is None else [v for v, w in views.views.items() if w.last_snapshot is not None]
-    (s0, t0), (s1, t1) = marks["a"], marks["b"]
-    return (s1 - s0) / (t1 - t0), drew
+    (s0, t0, b0), (s1, t1, b1) = marks["a"], marks["b"]
+    return (s1 - s0) / (t1 - t0), drew, (b1 - b0) / (t1 - t0)
 
 
 def main() -> None:
@@ -70,7 +85,7 @@ def main() -> None:
     headless, gui, drew = [], [], []
     for _ in range(rounds):
         headless.append(headless_rate(reg, model, dataset or None, seconds))
-        rate, drew = gui_rate(app, reg, model, dataset or None, seconds, settings)
+        rate, drew, _ = gui_rate(app, reg, model, dataset or None, seconds, settings)
         gui.append(rate)
     if os.path.exists(ini):
         os.remove(ini)
