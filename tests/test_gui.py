@@ -85,7 +85,8 @@ def test_new_run_from_form_trains_and_shows_views(qtbot, make_window, registry):
     assert list(views.docks) == declared
     assert "samples2d" not in views.docks  # a points-only view
     for view_id, dock in views.docks.items():
-        assert dock.parent() is window and dock.objectName() == f"view:{view_id}:1"
+        assert dock.parent() is window.pages[run] and dock.window() is window  # on the run's own page
+        assert dock.objectName() == f"view:{view_id}"
     wait_docks_shown(qtbot, window, run)
 
     click(qtbot, panel.train_button)

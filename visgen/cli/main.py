@@ -1,6 +1,6 @@
 """Entry point of the ``visgen`` command.
 
-    visgen [--run MODEL[:DATASET]] [--set k=v ...] [--quit-after S] [--screenshot PNG]
+    visgen [--run MODEL[:DATASET] ...] [--side-by-side] [--set k=v ...] [--quit-after S] [--screenshot PNG]
     visgen list [--json]
     visgen train MODEL --dataset NAME [--steps N] [--set k=v ...] [--seed S] [--device D] --out DIR
     visgen sample RUN_DIR [--n N] [--set k=v ...] --out FILE
@@ -29,9 +29,12 @@ class _Parser(argparse.ArgumentParser):
 def _gui_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="visgen", description=(
         "Open the visgen window. Subcommands: list, train, sample (visgen COMMAND --help)."))
-    p.add_argument("--run", metavar="MODEL[:DATASET]", help="open with this run training")
+    p.add_argument("--run", action="append", default=[], metavar="MODEL[:DATASET]",
+                   help="open with this run training (repeatable: one run each, in tabs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="hyperparameter of the --run model (repeatable)")
+                   help="hyperparameter of the --run models, set on each of them (repeatable)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="show every run at once instead of one tab at a time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-path", help="file or folder for datasets that read one")

@@ -1,4 +1,4 @@
-"""Start the Qt application: ``visgen`` and ``visgen --run MODEL[:DATASET]``."""
+"""Start the Qt application: ``visgen`` and ``visgen --run MODEL[:DATASET] [--run ...]``."""
 from __future__ import annotations
 
 import os
@@ -12,15 +12,23 @@ DEFAULT_MODEL = "vae"  # the first model of the course, on the bundled digits
 
 
 def open_window(args, registry, window):
-    """Set ``window`` up for the command line: ``--run`` starts that run; without it the
-    default model waits on the embedded data for the learner to press Train."""
-    if args.run:
-        model, _, dataset = args.run.partition(":")
-        run = window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
-                             device=args.device, dataset_path=args.data_path)
-        window.panel.select_model(model)
-        window.panel.select_dataset(run.dataset_spec.name)
+    """Set ``window`` up for the command line: each ``--run`` starts a run (the first one is
+    current); without one the default model waits on the embedded data for the learner to
+    press Train."""
+    if args.side_by_side:
+        window.side_by_side.setChecked(True)
+    runs = []
+    for item in args.run:
+        model, _, dataset = item.partition(":")
+        runs.append(window.new_run(model, dataset or None, settings=args.set, seed=args.seed,
+                                   device=args.device, dataset_path=args.data_path))
+    for run in runs:  # after all are made: a bad --run leaves nothing training
         run.start()
+    if runs:
+        first = runs[0]
+        window.select_run(first)
+        window.panel.select_model(first.spec.id)
+        window.panel.select_dataset(first.dataset_spec.name)
     elif args.set:
         raise VisgenError("--set needs --run MODEL")
     elif registry.models:
@@ -31,7 +39,7 @@ def open_window(args, registry, window):
 
 
 def run_gui(args) -> int:
-    """Open the main window; with ``--run``, start that run; return the exit status."""
+    """Open the main window; start each ``--run``; return the exit status."""
     quiet_openmp()  # idle torch threads must not spin on the GUI's core
     if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
@@ -50,6 +58,9 @@ def run_gui(args) -> int:
     app.setOrganizationName("visgen")
     registry = default_registry()
     window = open_window(args, registry, MainWindow(registry, restore_layout=not args.fresh_layout))
+    if app.platformName() != "offscreen":  # whose 800x800 "screen" is nominal: keep the full size
+        # Never larger than the screen: without a window manager (Xvfb) nothing else would shrink it.
+        window.resize(window.size().boundedTo(window.screen().availableGeometry().size()))
     window.show()
 
     if args.screenshot:

@@ -1,4 +1,9 @@
-"""The main window: the run panel, the theory panel, the plugin list and a dock per view."""
+"""The main window: the run panel, the theory panel, the plugin list and a page per run.
+
+Each run's docks live on a page of their own (``RunPage``) in the central run
+area: one tab per run, or every page side by side. The left docks keep their
+width however many runs there are, because the central widget takes what is left.
+"""
 from __future__ import annotations
 
 import html
@@ -6,20 +11,24 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QTextBrowser)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow,
+                               QPushButton, QScrollArea, QSplitter, QTabBar, QTextBrowser, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from ..core.errors import VisgenError
 from ..core.run import Run
+from .run_page import RunPage
 from .run_panel import RunPanel
-from .run_views import RunViews
 from .views.theory import TheoryView
 
 PULL_HZ = 30
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: the view docks moved from the window onto run pages
+PANEL_WIDTH = 330
 
 
 class MainWindow(QMainWindow):
-    """Owns the runs and their docks; pulls from every run at about 30 Hz."""
+    """Owns the runs and their pages; pulls from every run at about 30 Hz."""
 
     def __init__(self, registry, settings: QSettings | None = None, restore_layout: bool = True):
         super().__init__()
@@ -28,10 +37,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("visgen — watch generative models learn")
         self.setDockNestingEnabled(True)
         self.setDockOptions(QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AnimatedDocks)
-        self.run_views: dict = {}  # Run -> RunViews
+        self._slots = 0  # numbers the pages, never reused
+        self.pages: dict = {}  # Run -> RunPage, in the order of the tabs and of the run list
+        self._frames: dict = {}  # Run -> the scroll area its page sits in
+        self.run_views: dict = {}  # Run -> its page's RunViews (docks and views)
+        self.restore_layout = restore_layout  # False: neither the window's nor any page's saved layout
         self.closed_runs: list = []  # closed, possibly with a worker still winding down
 
         self.panel = RunPanel(registry)
+        _let_narrow(self.panel)
         self.panel_dock = self._dock("Runs", "runs", self.panel, Qt.LeftDockWidgetArea)
         self.theory = TheoryView()
         self.theory_dock = self._dock("Theory", "theory", self.theory, Qt.LeftDockWidgetArea)
@@ -42,6 +56,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.theory_dock, self.plugins_dock)
         self.panel_dock.raise_()
         self._show_plugins()
+        self._build_run_area()
+        self._build_menu()
+        self._show_pages()
 
         self.panel.new_run_requested.connect(self._new_run_from_form)
         self.panel.current_changed.connect(self._current_changed)
@@ -51,21 +68,24 @@ class MainWindow(QMainWindow):
         self._show_theory(self.panel.model_id)
 
         self.speed_label = QLabel(objectName="speed")
+        self.speed_label.setMinimumWidth(1)  # many runs make a long line: clip it, never widen the window
         self.statusBar().addPermanentWidget(self.speed_label)
         if self.registry.failed:
             self.statusBar().showMessage(
                 f"{len(self.registry.failed)} plugin(s) failed to load: see the Plugins tab", 15000)
 
-        self._saved_state = None
+        restored = False
         if restore_layout and self.settings.value("layout_version", 0, type=int) == LAYOUT_VERSION:
             geometry = self.settings.value("geometry")
             if geometry is not None:
                 self.restoreGeometry(geometry)
-            self._saved_state = self.settings.value("state")
-            if self._saved_state is not None:
-                self.restoreState(self._saved_state, LAYOUT_VERSION)
+            state = self.settings.value("state")
+            restored = state is not None and self.restoreState(state, LAYOUT_VERSION)
+            self.side_by_side.setChecked(self.settings.value("side_by_side", False, type=bool))
         if self.settings.value("geometry") is None or not restore_layout:
             self.resize(1600, 1000)
+        if not restored:
+            self.resizeDocks([self.panel_dock], [PANEL_WIDTH], Qt.Horizontal)
 
         self._ticks = 0
         self.before_close = None  # called first thing on close (the --screenshot hook)
@@ -73,6 +93,57 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(int(1000 / PULL_HZ))
         self.timer.timeout.connect(self._pull)
         self.timer.start()
+
+    def _build_run_area(self) -> None:
+        """The central widget: a tab per run over the pages, which sit in one splitter.
+
+        Tabs only choose which page is shown; side by side shows every page. Pages are never
+        moved between containers, so switching modes keeps each page's layout as it is."""
+        self.side_by_side = QAction("Side by side", self, checkable=True, objectName="side-by-side")
+        self.side_by_side.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.side_by_side.setToolTip("Show every run at once, each keeps updating (Ctrl+Shift+B); "
+                                     "off: one run at a time, chosen by its tab")
+        self.side_by_side.toggled.connect(self._side_by_side_toggled)
+
+        area = QWidget(objectName="run-area")
+        column = QVBoxLayout(area)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 2, 0)
+        self.tabs = QTabBar(objectName="run-tabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setExpanding(False)
+        self.tabs.setTabsClosable(True)  # the same as Close run
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.tabs.tabCloseRequested.connect(lambda i: self.close_run(self.tabs.tabData(i)))
+        side_button = QToolButton(objectName="side-by-side-button")
+        side_button.setDefaultAction(self.side_by_side)
+        side_button.setAutoRaise(True)
+        bar.addWidget(self.tabs, 1)
+        bar.addWidget(side_button)
+        column.addLayout(bar)
+        self.splitter = QSplitter(Qt.Horizontal, objectName="run-pages")
+        self.splitter.setChildrenCollapsible(False)
+        self._auto_share = True  # until the user drags a divider
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_auto_share", False))
+        column.addWidget(self.splitter, 1)
+        self.empty_hint = QLabel("No run yet: choose a model and data under New run, then press New run.",
+                                 alignment=Qt.AlignCenter, objectName="no-run")
+        self.empty_hint.setStyleSheet("color: #7f7f7f")
+        column.addWidget(self.empty_hint, 1)
+        self.setCentralWidget(area)
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&View")
+        menu.addAction(self.side_by_side)
+        self.default_layout_action = menu.addAction("Default layout of this run", self._default_layout)
+        self.default_layout_action.setToolTip("Every view of the current run shown again, in a grid")
+        self.run_views_menu = menu.addMenu("Views of this run")
+        self.run_views_menu.aboutToShow.connect(self._fill_run_views_menu)
+        menu.addSeparator()
+        for dock in (self.panel_dock, self.theory_dock, self.plugins_dock):
+            menu.addAction(dock.toggleViewAction())
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -94,51 +165,44 @@ class MainWindow(QMainWindow):
             self.panel.new_error.setText(str(exc))
 
     def new_run(self, model: str, dataset: str | None = None, **kwargs) -> Run:
-        """Create a run and its docks (raises VisgenError on bad names or values)."""
+        """Create a run and its page, and make it the current run (raises VisgenError on bad
+        names or values). The page takes the layout last used for this model on these views."""
         settings = kwargs.pop("settings", ())
         run = Run(self.registry, model, dataset, **kwargs)
         run.params.parse_assignments(settings)
         run.use_worker()  # nothing of a trainer is ever built or run in the GUI thread
-        slot = 1 + max((rv.slot for rv in self.run_views.values()), default=0)
-        views = RunViews(self, run, slot)
-        self.run_views[run] = views
-        self._place_docks(views)
+        self._slots += 1
+        page = RunPage(run, self._slots)
+        state = self._saved_layout(page.layout_key)
+        if state is not None:
+            page.restore_layout(state)
+        # Pages too narrow for their docks scroll: side by side, they never widen the window.
+        frame = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        frame.setWidget(page)
+        frame.hide()  # shown by _show_pages: in tabs only the current page is
+        self.pages[run] = page
+        self._frames[run] = frame
+        self.run_views[run] = page.views
+        self.splitter.addWidget(frame)
+        self.tabs.blockSignals(True)  # the panel makes it current, and the tab follows
+        i = self.tabs.addTab(run.name)
+        self.tabs.setTabData(i, run)
+        self.tabs.setTabToolTip(i, f"{run.spec.title} on {run.dataset_spec.name}")
+        self.tabs.blockSignals(False)
         self.panel.add_run(run)
+        if self.side_by_side.isChecked():
+            self._share_width()
         return run
 
-    def _place_docks(self, views: RunViews) -> None:
-        docks = list(views.docks.values())
-        restored = [self.restoreDockWidget(d) for d in docks]
-        if all(restored) and docks:
-            return
-        previous = [rv for rv in self.run_views.values() if rv is not views]
-        fresh = []
-        for i, (view_id, dock) in enumerate(views.docks.items()):
-            if restored[i]:
-                continue
-            twin = next((rv.docks[view_id] for rv in reversed(previous) if view_id in rv.docks), None)
-            if twin is not None:  # a second run of the same model: compare by tabs
-                self.tabifyDockWidget(twin, dock)
-            else:
-                fresh.append(dock)
-        self._grid(fresh)
-        self.resizeDocks([self.panel_dock], [330], Qt.Horizontal)
+    def _saved_layout(self, key: str):
+        """The layout of an open page with these views (the newest), else the one saved."""
+        for page in reversed(list(self.pages.values())):
+            if page.layout_key == key:
+                return page.save_layout()
+        return self.settings.value(key) if self.restore_layout else None
 
-    def _grid(self, docks: list, columns: int = 3) -> None:
-        """Lay docks out row by row in ``columns`` columns, in declaration order."""
-        if not docks:
-            return
-        self.addDockWidget(Qt.RightDockWidgetArea, docks[0])
-        for i, dock in enumerate(docks[1:], start=1):
-            if i < columns:
-                self.splitDockWidget(docks[i - 1], dock, Qt.Horizontal)
-            else:
-                self.splitDockWidget(docks[i - columns], dock, Qt.Vertical)
-        top = docks[:columns]
-        self.resizeDocks(top, [1000] * len(top), Qt.Horizontal)
-        for c in range(min(columns, len(docks))):
-            col = docks[c::columns]
-            self.resizeDocks(col, [1000] * len(col), Qt.Vertical)
+    def _save_layout(self, page: RunPage) -> None:
+        self.settings.setValue(page.layout_key, page.save_layout())
 
     @Slot(object)
     def reset_run(self, run: Run) -> None:
@@ -150,17 +214,91 @@ class MainWindow(QMainWindow):
         """Returns at once: a worker stuck in the trainer is left to end on its own (or with the process)."""
         run.stop()
         self.closed_runs.append(run)
-        views = self.run_views.pop(run)
-        views.shutdown()
-        for dock in views.docks.values():
-            self.removeDockWidget(dock)
-            dock.deleteLater()
+        page = self.pages.pop(run)
+        del self.run_views[run]
+        self._save_layout(page)
+        page.views.shutdown()
+        self.tabs.blockSignals(True)  # the panel picks the next current run; the tab follows
+        self.tabs.removeTab(self._tab_of(run))
+        self.tabs.blockSignals(False)
+        frame = self._frames.pop(run)
+        frame.hide()
+        frame.setParent(None)
+        frame.deleteLater()  # and the page and its docks with it
         self.panel.remove_run(run)
+        if self.side_by_side.isChecked():
+            self._share_width()
 
     @Slot(object)
     def _current_changed(self, run) -> None:
         if run is not None:
             self._show_theory(run.spec.id)
+            self.tabs.setCurrentIndex(self._tab_of(run))
+        self._show_pages()
+
+    @Slot(int)
+    def _tab_changed(self, index: int) -> None:
+        self.panel.select_run(self.tabs.tabData(index))
+
+    def _tab_of(self, run) -> int:
+        return next(i for i in range(self.tabs.count()) if self.tabs.tabData(i) is run)
+
+    def select_run(self, run: Run) -> None:
+        """Make ``run`` current: its row in the run list, its tab, and its page shown."""
+        self.panel.select_run(run)
+
+    @property
+    def current_page(self) -> RunPage | None:
+        """The page of the current run (the run the panel's controls act on)."""
+        return self.pages.get(self.panel.current)
+
+    def _show_pages(self) -> None:
+        """Tabs: only the current run's page; side by side: every page. A hidden page's
+        views ask for nothing, so only what is on screen costs its run any time."""
+        current, side = self.panel.current, self.side_by_side.isChecked()
+        for run, frame in self._frames.items():  # hide first, so two pages are never both shown
+            if run is not current and not side:
+                frame.hide()
+        for run, frame in self._frames.items():
+            if run is current or side:
+                frame.show()
+        self.splitter.setVisible(bool(self.pages))
+        self.empty_hint.setVisible(not self.pages)
+        self.default_layout_action.setEnabled(current is not None)
+        self.run_views_menu.setEnabled(current is not None)
+
+    @Slot(bool)
+    def _side_by_side_toggled(self, on: bool) -> None:
+        self._show_pages()
+        if on:
+            self._share_width()
+
+    def _share_width(self, again: bool = False) -> None:
+        """Side by side: every page an equal share of the width, or at least what it needs
+        where that fits (``fair_shares``). ``again``: only if the user has not dragged a
+        divider since, and only if that changes something (pages need more once they draw)."""
+        if again and not self._auto_share:
+            return
+        self._auto_share = True
+        frames = [self._frames[run] for run in self.pages]
+        total = self.splitter.width() - self.splitter.handleWidth() * (len(frames) - 1)
+        if not frames or total <= 0:
+            return
+        sizes = fair_shares([self.pages[run].minimumSizeHint().width() for run in self.pages], total)
+        if not again or any(abs(a - b) > 4 for a, b in zip(sizes, self.splitter.sizes())):
+            self.splitter.setSizes(sizes)
+
+    def _default_layout(self) -> None:
+        page = self.current_page
+        if page is not None:
+            page.default_layout()
+
+    def _fill_run_views_menu(self) -> None:
+        self.run_views_menu.clear()
+        page = self.current_page
+        if page is not None:
+            for dock in page.docks.values():
+                self.run_views_menu.addAction(dock.toggleViewAction())
 
     def _show_theory(self, model_id: str) -> None:
         spec = self.registry.models.get(model_id)
@@ -179,9 +317,11 @@ class MainWindow(QMainWindow):
     # -- the pull loop ---------------------------------------------------------------
     @Slot()
     def _pull(self) -> None:
-        for views in self.run_views.values():
-            views.refresh()
+        for page in self.pages.values():
+            page.views.refresh()
         self._ticks += 1
+        if self._ticks % PULL_HZ == 0 and self.side_by_side.isChecked():
+            self._share_width(again=True)
         if self._ticks % 8 == 0:  # status text at ~4 Hz is plenty
             self.panel.update_controls()
             self.speed_label.setText("   ".join(self._speed_text(r.name, r.status) for r in self.runs))
@@ -211,11 +351,46 @@ class MainWindow(QMainWindow):
                 fut.result(max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
                 pass
-        for views in self.run_views.values():
-            views.shutdown()
+        current = self.current_page
+        for page in sorted(self.pages.values(), key=lambda p: p is current):  # the current one wins a tie
+            page.views.shutdown()
+            self._save_layout(page)
         self.theory.shutdown()
         self.settings.setValue("layout_version", LAYOUT_VERSION)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("side_by_side", self.side_by_side.isChecked())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def fair_shares(needs: list, total: int) -> list:
+    """Split ``total`` pixels among pages that need ``needs`` pixels each: equal shares,
+    except that a page needing more than its share gets what it needs while the others can
+    still have theirs; when even that cannot be, shares in proportion to the needs."""
+    if sum(needs) >= total:
+        whole = max(1, sum(needs))
+        return [max(1, total * n // whole) for n in needs]
+    sizes = list(needs)
+    free, left = list(range(len(needs))), total
+    while free:
+        each = left // len(free)
+        big = [i for i in free if needs[i] > each]
+        if not big:
+            for i in free:
+                sizes[i] = each
+            break
+        for i in big:
+            free.remove(i)
+            left -= needs[i]
+    return sizes
+
+
+def _let_narrow(panel: RunPanel) -> None:
+    """Let the run panel be ``PANEL_WIDTH`` wide. Left alone, the longest model name
+    ("Diffusion · …") and the Fusion style's 80 px floor for buttons make it ~430 px wide."""
+    panel.model_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    panel.model_box.setMinimumContentsLength(16)  # the rest is elided; the open list shows it whole
+    panel.model_box.setMinimumWidth(120)
+    for button in panel.findChildren(QPushButton):
+        button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 16)

@@ -193,6 +193,11 @@ class RunPanel(QWidget):
         self.run_list.addItem(QListWidgetItem(run.name))
         self.run_list.setCurrentRow(len(self.runs) - 1)
 
+    def select_run(self, run) -> None:
+        """Make ``run`` the current run, as a click on its row would (the window's tabs call this)."""
+        if run in self.runs:
+            self.run_list.setCurrentRow(self.runs.index(run))
+
     def remove_run(self, run) -> None:
         i = self.runs.index(run)
         self.runs.pop(i)
@@ -205,7 +210,11 @@ class RunPanel(QWidget):
         run = self.current
         self.param_form.set_run(run)
         while self.phase_row.count():
-            self.phase_row.takeAt(0).widget().deleteLater()
+            old = self.phase_row.takeAt(0).widget()
+            # deleteLater waits for the event loop; until then a taken button still
+            # paints at its old place, showing through the gap between the new ones.
+            old.hide()
+            old.deleteLater()
         if run is not None:
             for phase in run.spec.phases:
                 b = QPushButton(f"Step {phase} only", objectName=f"step-{phase}")

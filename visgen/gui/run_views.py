@@ -46,7 +46,7 @@ class RunViews:
             if decl.scrub_param:
                 view.scrubbed.connect(lambda v, name=decl.scrub_param: self.run.set_param(name, v))
             dock = QDockWidget(f"{decl.title} — {run.name}", window)
-            dock.setObjectName(f"view:{decl.id}:{slot}")
+            dock.setObjectName(f"view:{decl.id}")  # unique on its run's page; saved layouts name it so
             dock.setWidget(view)
             dock.setAllowedAreas(Qt.AllDockWidgetAreas)
             self.docks[decl.id] = dock
