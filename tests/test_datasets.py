@@ -54,7 +54,7 @@ def test_specs_cover_every_dataset():
     specs = builtin_datasets.visgen_register_datasets()
     names = [s.name for s in specs]
     assert names == dataset_names()
-    assert set(names) == set(TOYS) | {"digits", "fashion-mnist", "mnist", "csv", "image-folder"}
+    assert set(names) == set(TOYS) | {"digits", "shapes", "fashion-mnist", "mnist", "csv", "image-folder"}
     for s in specs:
         assert isinstance(s, DatasetSpec) and s.title and s.summary
         assert callable(resolve(s.loader))

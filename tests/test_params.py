@@ -216,3 +216,47 @@ def test_paramset_copy_is_independent():
 def test_empty_paramset_unknown_name():
     with pytest.raises(UnknownNameError, match=r"\(none\)"):
         ParamSet([]).set("lr", "0.1")
+
+
+# -- defaults for a data kind or a named dataset ------------------------------------------
+def test_kind_defaults_by_kind_and_by_dataset_name():
+    p = Param("beta", 1.0, min=0.0, max=20.0, kind_defaults={"images": 2.0, "shapes": 4.0})
+    assert p.default_for("points") == 1.0
+    assert p.default_for("images") == 2.0
+    assert p.default_for("images", "digits") == 2.0
+    assert p.default_for("images", "shapes") == 4.0      # the dataset's own default wins over its kind
+    assert ParamSet([p], data_kind="images", dataset="shapes").values["beta"] == 4.0
+    assert ParamSet([p], data_kind="images", dataset="digits").values["beta"] == 2.0
+    cp = ParamSet([p], data_kind="images", dataset="shapes").copy()
+    assert cp.dataset == "shapes" and cp.values["beta"] == 4.0
+    with pytest.raises(ParamError):                     # dataset defaults are validated like the rest
+        Param("beta", 1.0, min=0.0, max=20.0, kind_defaults={"shapes": 40.0})
+
+
+def test_run_takes_defaults_made_for_its_dataset():
+    from conftest import registry_with
+    from visgen.core.run import Run
+    reg = registry_with("vae", "gan")
+    shapes, digits = Run(reg, "vae", "shapes"), Run(reg, "vae", "digits")
+    assert (shapes.params.values["beta"], shapes.params.values["latent_dim"]) == (4.0, 6)
+    assert (digits.params.values["beta"], digits.params.values["latent_dim"]) == (1.0, 2)
+    assert Run(reg, "vae", "shapes", params={"beta": 1}).params.values["beta"] == 1.0  # an explicit value wins
+    gp_images, gp_points = Run(reg, "wgan-gp", "digits").params.values, Run(reg, "wgan-gp", "ring8").params.values
+    assert gp_images["gp_weight"] == 10.0 and gp_images["arch"] == "conv"
+    assert gp_points["gp_weight"] == 0.1 and gp_points["arch"] == "mlp"
+
+
+# -- which parameters get a slider ------------------------------------------------------------
+@pytest.mark.parametrize("param,slider", [
+    (Param("beta", 1.0, min=0.0, max=20.0, live=True), True),
+    (Param("lr", 1e-3, min=1e-6, max=1.0, live=True, log=True), True),
+    (Param("steps", 50, type="int", min=1, max=4000, live=True), True),
+    (Param("beta", 1.0, min=0.0, max=20.0), False),                        # not live: needs Reset
+    (Param("beta", 1.0, min=0.0, live=True), False),                       # no upper end
+    (Param("lr", 1e-3, min=0.0, max=1.0, live=True, log=True), False),     # a log scale cannot reach 0
+    (Param("beta", 1.0, min=0.0, max=20.0, live=True, slider=False), False),
+    (Param("ema", False, type="bool", live=True), False),
+    (Param("g", "a", type="choice", choices=("a", "b"), live=True), False),
+])
+def test_has_slider(param, slider):
+    assert param.has_slider is slider

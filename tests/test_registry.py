@@ -12,7 +12,7 @@ from visgen.core.registry import ENV_BLOCK, ENV_DISABLE, Registry
 from visgen.core.spec import DatasetSpec, ModelSpec
 
 ALL_DATASETS = {"ring8", "grid25", "moons", "swissroll", "checkerboard", "spiral", "circles",
-                "digits", "fashion-mnist", "mnist", "csv", "image-folder"}
+                "digits", "shapes", "fashion-mnist", "mnist", "csv", "image-folder"}
 
 GOOD = '''
 from visgen import ModelSpec, hookimpl

@@ -50,7 +50,7 @@ PARAMS = [
           help="Decay of the weight average used for sampling (0 = raw weights)"),
     Param("sampler", "ddpm", type="choice", choices=("ddpm", "ddim"), live=True,
           help="DDPM: all T ancestral steps; DDIM: sample_steps steps"),
-    Param("sample_steps", 50, type="int", min=1, max=4000, live=True, help="DDIM steps"),
+    Param("sample_steps", 50, type="int", min=1, max=4000, live=True, log=True, help="DDIM steps"),
     Param("eta", 0.0, min=0.0, max=1.0, live=True, help="DDIM noise: 0 deterministic, 1 ancestral"),
     Param("conditional", False, type="bool", help="Train with labels (and label dropout) for guidance"),
     Param("p_uncond", 0.1, min=0.0, max=1.0, live=True, help="Label dropout probability"),

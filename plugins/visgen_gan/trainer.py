@@ -13,6 +13,7 @@ from . import losses, nets
 
 # Colours that stand out on the blue-white-red map of D: real black, fake magenta, G(z grid) green.
 REAL, FAKE, GRID = (20, 20, 20), (200, 0, 200), (0, 140, 60, 170)
+GRID_POINTS = 60  # points along each line of the warped z grid
 
 
 class GANTrainer(Trainer):
@@ -133,7 +134,7 @@ class GANTrainer(Trainer):
         z, _ = self.noise(len(real))
         cond = self.onehot(labels)
         s_real, s_fake = self.D(real, cond), self.D(self.generate(z, labels), cond)
-        name = "D(x)" if self.kind == "bce" else "critic f(x)"
+        name = self._score_name()
         rng = (0.0, 1.0) if self.kind == "bce" else None
         return Histogram([HistogramSeries(f"{name} on real", to_numpy(losses.score(self.kind, s_real)), REAL),
                           HistogramSeries(f"{name} on fake", to_numpy(losses.score(self.kind, s_fake)), FAKE)],
@@ -182,10 +183,14 @@ class GANTrainer(Trainer):
         return Field2D(to_numpy(values), (x0, x1, y0, y1),
                        levels=(0.0, 1.0) if self.kind == "bce" else None, colormap="CET-D1",
                        points=[PointSet("real", to_numpy(real), color=REAL, size=4), fake_set,
-                               PointSet("G(z grid)", manifold, color=GRID, size=2)],
+                               PointSet("G(z grid)", manifold, color=GRID, polyline=GRID_POINTS)],
                        vectors=[Vectors("G gradient", to_numpy(arrows.detach()), to_numpy(direction) * scale,
                                         color=(0, 0, 0))],
-                       value_label="D(x)" if self.kind == "bce" else "critic f(x)")
+                       value_label=self._score_name())
+
+    def _score_name(self) -> str:
+        """What D outputs: a Wasserstein critic scores, the others discriminate."""
+        return "critic f(x)" if self.kind == "wasserstein" else "D(x)"
 
     def _d_score_averaged(self, x):
         """D's score at x; for a conditional D, averaged over the classes."""
@@ -196,8 +201,9 @@ class GANTrainer(Trainer):
                   for c in range(self.n_classes)]
         return torch.stack(scores).mean(0)
 
-    def _manifold(self, lines: int = 15, points: int = 60):
-        """G applied to a regular grid in the first two z dimensions (the rest 0): lines of dots."""
+    def _manifold(self, lines: int = 15, points: int = GRID_POINTS):
+        """G applied to a regular grid in the first two z dimensions (the rest 0): 2 x ``lines``
+        grid lines of ``points`` consecutive points each."""
         d = self.params["latent_dim"]
         t = torch.linspace(-2.5, 2.5, points, device=self.device)
         ticks = torch.linspace(-2.5, 2.5, lines, device=self.device)

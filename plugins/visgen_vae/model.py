@@ -48,9 +48,14 @@ class VAE(nn.Module):
         mu, log_var = self.encode(x)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation: z = mu + sigma * eps
         recon = self.recon_nll(x, self.decode(z)).mean()
-        kl_dims = (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).mean(0)  # closed-form KL per dim
+        kl_dims = self.kl_per_dim(mu, log_var)
         kl = kl_dims.sum()
-        return recon + beta * kl, recon, kl, kl_dims
+        return recon + beta * kl, recon, kl, kl_dims  # beta-VAE: recon + beta * KL (beta = 1: the ELBO)
+
+    @staticmethod
+    def kl_per_dim(mu, log_var):
+        """KL(q(z_j|x) || N(0, 1)) per dimension j in closed form, averaged over the batch."""
+        return (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).mean(0)
 
     def recon_nll(self, x, out):
         """-log p(x|z) per sample, summed over data dimensions (nats)."""

@@ -12,6 +12,8 @@ from visgen.nn import PCA2D, BatchSampler, evaluating
 from .model import VAE
 
 N_LATENT_POINTS = 2000
+COLLAPSED = 0.01  # nats: a latent dimension with less KL than this carries (almost) nothing about x
+KL_FLOOR = 1.0    # nats: the KL bars' axis never ends lower, so a collapse looks like one
 
 
 class VAETrainer(Trainer):
@@ -30,6 +32,8 @@ class VAETrainer(Trainer):
         self.fixed_z = torch.randn(64, p["latent_dim"], generator=gen).to(self.device)
         self.view_idx = torch.randperm(len(data), generator=gen)[:N_LATENT_POINTS].to(self.device)
         self.pca = PCA2D()
+        self.clicked = None  # (x, y) of the last click on the latent plot
+        self.kl_axis = KL_FLOOR  # the KL bars' axis: the running maximum, never below the floor
 
     def set_params(self, changed):
         super().set_params(changed)
@@ -38,11 +42,12 @@ class VAETrainer(Trainer):
 
     def step(self, phase=None):
         x, _ = self.data.batch(self.params["batch_size"])
-        loss, recon, kl, _ = self.model.loss(x, self.params["beta"])
+        loss, recon, kl, kl_dims = self.model.loss(x, self.params["beta"])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return {"neg_elbo": (recon + kl).item(), "recon": recon.item(), "kl": kl.item()}
+        return {"neg_elbo": (recon + kl).item(), "recon": recon.item(), "kl": kl.item(),
+                "active_dims": int((kl_dims > COLLAPSED).sum())}
 
     # -- views ------------------------------------------------------------
     def _latent_xy(self, mu: torch.Tensor) -> np.ndarray:
@@ -70,49 +75,70 @@ class VAETrainer(Trainer):
     def view_samples(self):
         return ImageGrid.from_chw(to_numpy(self.model.mean(self.fixed_z)), nrow=8, title="fixed z ~ N(0, I)")
 
+    def _kl_per_dim(self) -> np.ndarray:
+        """KL per latent dimension (nats), averaged over the view's training points."""
+        return to_numpy(self.model.kl_per_dim(*self.model.encode(self.data.x[self.view_idx])))
+
     def view_traversal(self):
         d, steps = self.params["latent_dim"], torch.linspace(-2.5, 2.5, 9, device=self.device)
+        kl = self._kl_per_dim()
+        captions = None
         if d == 2:  # the whole 2D manifold on a grid
             zz = torch.stack(torch.meshgrid(steps, steps.flip(0), indexing="xy"), -1).reshape(-1, 2)
-            title = "decoded grid over z1 (left-right) and z2 (bottom-top)"
-        else:  # each of the first dimensions in turn, the others at 0
-            rows = min(d, 8)
-            zz = torch.zeros(rows, 9, d, device=self.device)
-            for j in range(rows):
-                zz[j, :, j] = steps
+            title = f"decoded grid over z1 (left-right, KL {kl[0]:.2f}) and z2 (bottom-top, KL {kl[1]:.2f})"
+        else:  # one row per dimension, most informative first; the other dimensions at 0
+            order = np.argsort(-kl, kind="stable")[:8]
+            zz = torch.zeros(len(order), 9, d, device=self.device)
+            for row, j in enumerate(order):
+                zz[row, :, j] = steps
             zz = zz.reshape(-1, d)
-            title = f"row j: z_j from -2.5 to 2.5 (first {rows} dims)"
-        return ImageGrid.from_chw(to_numpy(self.model.mean(zz)), nrow=9, title=title)
+            captions = [""] * len(zz)
+            for row, j in enumerate(order):
+                captions[9 * row] = f"z{j + 1} {kl[j]:.2f}" + ("" if kl[j] >= COLLAPSED else " off")
+            title = f"row: one z_j from -2.5 to 2.5, rows by KL (nats) largest first; off: KL < {COLLAPSED:g}"
+        return ImageGrid.from_chw(to_numpy(self.model.mean(zz)), nrow=9, title=title, captions=captions)
 
-    def view_samples2d(self, clicked=None):
+    def view_samples2d(self):
         data = PointSet("data", to_numpy(self.data.x[self.view_idx]), color=(90, 90, 90), size=4)
         series = [PointSet("samples", self.sample(1000), color=(214, 39, 40, 140), size=4), data]
-        if clicked is not None:
-            series.append(PointSet("decoded click", clicked, color=(0, 0, 0), size=12))
+        z = self._clicked_z()
+        if z is not None:
+            series.append(PointSet("decoded click", to_numpy(self.model.mean(z)), color=(0, 0, 0), size=12))
         return Scatter(series, x_label="x1", y_label="x2")
 
     def view_kl_dims(self):
-        x = self.data.x[self.view_idx]
-        _, _, _, kl_dims = self.model.loss(x, 1.0)
-        return Bars([f"z{j + 1}" for j in range(len(kl_dims))], to_numpy(kl_dims), y_label="KL (nats)")
+        kl = self._kl_per_dim()
+        self.kl_axis = max(self.kl_axis, float(kl.max()))  # never shrinks: collapsing bars are seen to fall
+        collapsed = kl < COLLAPSED
+        return Bars([f"z{j + 1}" for j in range(len(kl))], kl, y_max=self.kl_axis, marked=collapsed,
+                    threshold=COLLAPSED,
+                    y_label=f"KL (nats), {len(kl) - collapsed.sum()}/{len(kl)} active")
 
-    def view_decoded(self, z=None):
+    def view_decoded(self):
+        z = self._clicked_z()
         return None if z is None else ImageGrid.from_chw(to_numpy(self.model.mean(z)), nrow=1,
-                                                title="decoded from the clicked point")
+                                                         title="decoded from the clicked point")
 
-    @torch.no_grad()
+    def _clicked_z(self):
+        """z under the last click on the latent plot (through the plot's current PCA when the
+        latent has more than 2 dimensions), or None before any click. Views that show the
+        click decode it afresh each time, so the picture follows the model as it trains."""
+        if self.clicked is None:
+            return None
+        xy = np.array([self.clicked], dtype=np.float32)
+        if self.params["latent_dim"] != 2:
+            if self.pca.components is None:
+                return None
+            xy = self.pca.inverse(xy)
+        return torch.as_tensor(xy, dtype=torch.float32, device=self.device)
+
     def on_click(self, view_id, x, y):
         if view_id != "latent":
             return {}
-        xy = np.array([[x, y]], dtype=np.float32)
-        z = xy if self.params["latent_dim"] == 2 or self.pca.components is None else self.pca.inverse(xy)
-        if self.pca.components is None and self.params["latent_dim"] != 2:
-            return {}
-        z = torch.as_tensor(z, device=self.device)
-        with evaluating(self.model):
-            if self.dataset.kind == "images":
-                return {"decoded": self.view_decoded(z)}
-            return {"samples2d": self.view_samples2d(clicked=to_numpy(self.model.mean(z)))}
+        self.clicked = (x, y)
+        target = "decoded" if self.dataset.kind == "images" else "samples2d"
+        snap = self.snapshot(target)
+        return {} if snap is None else {target: snap}
 
     # -- sampling and evaluation --------------------------------------------
     @torch.no_grad()

@@ -19,9 +19,15 @@ class Param:
 
     ``live`` parameters (learning rate, beta) may change while a run trains and
     apply at the next step; the others shape the model and need a reset.
-    ``log`` asks the GUI to treat the range logarithmically.
-    ``kind_defaults`` overrides the default for a data kind, e.g.
-    ``{"images": 128}`` where images want a smaller batch than 2D points.
+    ``log`` asks the GUI to treat the range logarithmically (a log-scaled slider).
+    ``kind_defaults`` overrides the default for a data kind or a named dataset,
+    e.g. ``{"images": 128}`` where images want a smaller batch than 2D points, or
+    ``{"shapes": 4.0}`` for the data set an experiment is built on; a dataset name
+    wins over its kind.
+
+    In the GUI form every number gets an exact-value box; a live number with both
+    ``min`` and ``max`` also gets a slider over that range (``slider`` = False
+    turns it off, e.g. for a batch size a learner should not scrub).
     """
 
     name: str
@@ -35,10 +41,20 @@ class Param:
     log: bool = False
     label: str = ""
     kind_defaults: Optional[dict] = None
+    slider: bool = True
 
-    def default_for(self, data_kind: Optional[str]) -> Any:
-        """The default value for data of ``data_kind`` (``points`` or ``images``)."""
-        return (self.kind_defaults or {}).get(data_kind, self.default)
+    def default_for(self, data_kind: Optional[str], dataset: Optional[str] = None) -> Any:
+        """The default value for data of ``data_kind`` (``points`` or ``images``), or for
+        the dataset named ``dataset`` where ``kind_defaults`` names it."""
+        overrides = self.kind_defaults or {}
+        return overrides.get(dataset, overrides.get(data_kind, self.default))
+
+    @property
+    def has_slider(self) -> bool:
+        """Whether the GUI gives this parameter a slider: a live number with a finite range."""
+        return (self.slider and self.live and self.type in ("float", "int")
+                and self.min is not None and self.max is not None and self.max > self.min
+                and (not self.log or self.min > 0))
 
     def __post_init__(self):
         if self.type not in _TYPES:
@@ -128,10 +144,11 @@ class ParamSet:
     params: Sequence[Param]
     values: dict = field(default_factory=dict)
     data_kind: Optional[str] = None
+    dataset: Optional[str] = None  # the dataset's name, for defaults made for one dataset
 
     def __post_init__(self):
         self._by_name = {p.name: p for p in self.params}
-        merged = {p.name: p.default_for(self.data_kind) for p in self.params}
+        merged = {p.name: p.default_for(self.data_kind, self.dataset) for p in self.params}
         for k, v in self.values.items():
             merged[k] = self[k].validate(v)
         self.values = merged
@@ -161,4 +178,4 @@ class ParamSet:
         return changed
 
     def copy(self) -> "ParamSet":
-        return ParamSet(self.params, dict(self.values), self.data_kind)
+        return ParamSet(self.params, dict(self.values), self.data_kind, self.dataset)

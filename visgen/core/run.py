@@ -83,7 +83,7 @@ class Run:
             ok = sorted(n for n, d in registry.datasets.items() if d.kind in self.spec.data_kinds)
             raise VisgenError(f"model {self.spec.id} does not train on {self.dataset_spec.kind} data "
                               f"({self.dataset_spec.name}); valid datasets: {', '.join(ok)}")
-        self.params = ParamSet(self.spec.params, {}, self.dataset_spec.kind)
+        self.params = ParamSet(self.spec.params, {}, self.dataset_spec.kind, self.dataset_spec.name)
         for k, v in (params or {}).items():
             self.params.set(k, v)
         self.id = next(_ids)

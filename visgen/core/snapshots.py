@@ -40,6 +40,8 @@ class PointSet:
 
     ``labels`` are small non-negative ints indexing ``class_names`` (and the colour
     palette); ``color`` is an RGB(A) tuple used when there are no labels.
+    ``polyline`` > 0 joins each run of that many consecutive points into one line
+    and draws lines instead of dots (a warped grid: one run per grid line).
     """
 
     name: str
@@ -48,6 +50,7 @@ class PointSet:
     class_names: Optional[Sequence[str]] = None
     color: Optional[tuple] = None
     size: float = 5.0
+    polyline: int = 0
 
     def __post_init__(self):
         self.xy = _f32(self.xy).reshape(-1, 2)
@@ -73,12 +76,17 @@ class Vectors:
 
 @dataclass
 class Scatter(Snapshot):
-    """One or more point clouds in a plane (latent space, data vs samples)."""
+    """One or more point clouds in a plane (latent space, data vs samples).
+
+    ``bounds`` = ((xmin, xmax), (ymin, ymax)) states the range to show; without it
+    the view fits nearly all points of this snapshot (a few far outliers left out).
+    """
 
     series: list[PointSet]
     x_label: str = ""
     y_label: str = ""
     vectors: list[Vectors] = field(default_factory=list)
+    bounds: Optional[tuple] = None  # ((xmin, xmax), (ymin, ymax))
 
 
 @dataclass
@@ -141,6 +149,9 @@ class FrameSequence(Snapshot):
     shows first (negative counts from the end; default: the last frame).
     ``values`` gives each frame a number (its timestep): a view declared with
     ``ViewDecl.scrub_param`` sets that live parameter to it when the learner scrubs.
+    ``bounds`` = ((xmin, xmax), (ymin, ymax)) states the range of point frames;
+    without it the view fits nearly all points of all frames, one range for the
+    whole sequence so that scrubbing never rescales.
     """
 
     labels: Sequence[str]
@@ -149,6 +160,7 @@ class FrameSequence(Snapshot):
     point_labels: Optional[np.ndarray] = None
     initial: int = -1
     values: Optional[Sequence[int]] = None
+    bounds: Optional[tuple] = None  # ((xmin, xmax), (ymin, ymax))
 
     def __post_init__(self):
         if (self.images is None) == (self.points is None):
@@ -171,7 +183,8 @@ class FrameSequence(Snapshot):
 class Field2D(Snapshot):
     """A scalar field over a rectangle (a heatmap) with optional points and arrows on top.
 
-    ``values`` is (H, W), row 0 at ``ymin``; ``extent`` is (xmin, xmax, ymin, ymax).
+    ``values`` is (H, W), row 0 at ``ymin``; ``extent`` is (xmin, xmax, ymin, ymax),
+    also the range the view shows.
     ``colormap`` names a pyqtgraph colour map (e.g. ``"CET-D1"``, diverging, for a
     discriminator's 0..1 output).
     """
@@ -192,16 +205,31 @@ class Field2D(Snapshot):
 
 @dataclass
 class Bars(Snapshot):
-    """One bar per label (e.g. KL per latent dimension, codebook usage)."""
+    """One bar per label (e.g. KL per latent dimension, codebook usage).
+
+    ``y_max``: the value axis reaches at least this high however small the bars
+    are (a floor, or the run's running maximum), so bars that shrink are seen to
+    shrink instead of the axis rescaling to hide it. ``marked`` flags bars to draw
+    in a second colour (e.g. collapsed latent dimensions); ``threshold`` is a
+    horizontal reference line (e.g. the KL below which a dimension counts as
+    collapsed).
+    """
 
     labels: Sequence[str]
     values: np.ndarray
     y_label: str = ""
+    y_max: Optional[float] = None
+    marked: Optional[np.ndarray] = None
+    threshold: Optional[float] = None
 
     def __post_init__(self):
         self.values = _f32(self.values).reshape(-1)
         if len(self.labels) != len(self.values):
             raise ValueError(f"{len(self.labels)} labels for {len(self.values)} bars")
+        if self.marked is not None:
+            self.marked = np.ascontiguousarray(np.asarray(self.marked, dtype=bool)).reshape(-1)
+            if len(self.marked) != len(self.values):
+                raise ValueError(f"{len(self.marked)} marks for {len(self.values)} bars")
 
 
 @dataclass

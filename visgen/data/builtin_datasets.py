@@ -61,6 +61,10 @@ def builtin_dataset_specs() -> list:
         DatasetSpec(name="digits", title="Digits 8x8", kind="images",
                     loader=f"{_PKG}.digits:load_digits",
                     summary="scikit-learn's 1797 handwritten digits, 8x8 greyscale: trains in seconds."),
+        DatasetSpec(name="shapes", title="Shapes 16x16 (dSprites-like)", kind="images",
+                    loader=f"{_PKG}.shapes:load_shapes",
+                    summary="10000 generated 16x16 images of a square, circle or triangle at a random "
+                            "x, y and scale: known factors for beta-VAE disentangling."),
         DatasetSpec(name="fashion-mnist", title="Fashion-MNIST", kind="images",
                     loader=f"{_PKG}.idx:load_fashion_mnist", takes_path=True,
                     default_path=FASHION_MNIST_DIR, available=_fashion_available,
@@ -83,5 +87,5 @@ def builtin_dataset_specs() -> list:
 
 @hookimpl
 def visgen_register_datasets():
-    """visgen's built-in datasets: 2D toys, digits, (Fashion-)MNIST, CSV and image folders."""
+    """visgen's built-in datasets: 2D toys, digits, shapes, (Fashion-)MNIST, CSV and image folders."""
     return builtin_dataset_specs()

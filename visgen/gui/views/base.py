@@ -104,10 +104,65 @@ def make_plot(parent_layout, aspect: bool = False) -> pg.PlotWidget:
     return plot
 
 
-def add_legend(plot_item: pg.PlotItem) -> pg.LegendItem:
-    """Top-right legend on a translucent white box, readable over dense data."""
-    return plot_item.addLegend(offset=(-10, 10), brush=(255, 255, 255, 200), pen=(200, 200, 200),
-                               labelTextColor="k")
+class PlotLegend(pg.LegendItem):
+    """A legend in its own row under the x axis, so it never covers data.
+
+    Entries flow into as many columns as the plot's width holds (one row for a
+    few series, several for ten classes); the row is as tall as its entries and
+    gone when there are none. Same ``addItem`` / ``clear`` as ``pg.LegendItem``.
+    """
+
+    ROW = 4  # PlotItem's grid: title 0, top axis 1, view box 2, bottom axis 3
+
+    def __init__(self, plot_item: pg.PlotItem):
+        super().__init__(frame=False, labelTextColor="k", horSpacing=4)
+        self.plot_item = plot_item
+        plot_item.layout.addItem(self, self.ROW, 1)
+        # Never ask for width: the plot sets it, and the columns follow (fit_columns).
+        self.setMinimumWidth(0)
+        self.setPreferredWidth(0)
+        plot_item.getViewBox().sigResized.connect(self.fit_columns)
+        self.setVisible(False)
+
+    def addItem(self, item, name) -> None:
+        super().addItem(item, name)
+        self.fit_columns()
+
+    def clear(self) -> None:
+        super().clear()
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """As many columns as fit the plot's width, then the height the rows need."""
+        if not self.items:
+            self.setVisible(False)
+            return
+        self.setVisible(True)
+        # The width of the label's text: the layout stretches the LabelItem to its column.
+        entries = [sample.boundingRect().width() + label.item.document().idealWidth() + 16
+                   for sample, label in self.items]
+        width = self.plot_item.getViewBox().width() or self.plot_item.width()
+        # Entries fill rows left to right, so entry i lands in column i % columns.
+        columns = next((c for c in range(len(entries), 1, -1)
+                        if sum(max(entries[j::c]) for j in range(c)) <= width), 1)
+        self.setColumnCount(columns)
+        self.updateSize()
+
+    def updateSize(self) -> None:
+        # pg.LegendItem sets its own geometry; inside a layout it must ask for a height instead.
+        self.layout.invalidate()
+        height = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height() if self.items else 0.0
+        self.setMinimumHeight(height)
+        self.setMaximumHeight(height)
+        self.updateGeometry()
+
+    def mouseDragEvent(self, ev) -> None:
+        ev.ignore()  # a legend in the layout stays in its row
+
+
+def add_legend(plot_item: pg.PlotItem) -> PlotLegend:
+    """A legend below ``plot_item``'s x axis (see ``PlotLegend``)."""
+    return PlotLegend(plot_item)
 
 
 def qcolor(rgb, alpha: int = 255) -> QColor:
@@ -133,22 +188,36 @@ def solid_brush(rgb: tuple, alpha: int = 200) -> QBrush:
 
 
 class PointLayer:
-    """A pool of ScatterPlotItems, one per PointSet slot, reused between snapshots."""
+    """A pool of ScatterPlotItems, one per PointSet slot, reused between snapshots.
+
+    A PointSet with ``polyline`` > 0 is drawn by the slot's line item instead: its
+    runs of points become connected lines (a warped grid reads as a grid, not dust).
+    """
 
     def __init__(self, plot_item: pg.PlotItem, legend: pg.LegendItem | None = None):
         self.plot_item = plot_item
         self.legend = legend
         self.items: list[pg.ScatterPlotItem] = []
+        self.lines: list[pg.PlotDataItem] = []
         self._legend_key = None
-        self._legend_samples: list[pg.ScatterPlotItem] = []
+        self._legend_samples: list = []
 
     def show(self, point_sets) -> None:
         for i, ps in enumerate(point_sets):
             if i == len(self.items):
                 item = pg.ScatterPlotItem(pen=None)
+                line = pg.PlotDataItem()
                 self.plot_item.addItem(item)
+                self.plot_item.addItem(line)
                 self.items.append(item)
-            item = self.items[i]
+                self.lines.append(line)
+            item, line = self.items[i], self.lines[i]
+            if ps.polyline > 0:
+                _hide(item)
+                line.setData(ps.xy[:, 0], ps.xy[:, 1], connect=polyline_connect(len(ps.xy), ps.polyline),
+                             pen=line_pen(ps.color or class_color(i)), skipFiniteCheck=True)
+                line.setVisible(True)
+                continue
             symbol = SYMBOLS[i % len(SYMBOLS)]
             if ps.labels is not None:
                 brush = class_brushes(ps.labels)
@@ -156,19 +225,21 @@ class PointLayer:
                 brush = solid_brush(tuple(ps.color or class_color(i)))
             item.setData(pos=ps.xy, brush=brush, size=ps.size, symbol=symbol, pen=None)
             item.setVisible(True)
-        for item in self.items[len(point_sets):]:
-            item.setData(pos=np.zeros((0, 2), np.float32))
-            item.setVisible(False)
+            _hide(line)
+        for item, line in zip(self.items[len(point_sets):], self.lines[len(point_sets):]):
+            _hide(item)
+            _hide(line)
         self._update_legend(point_sets)
 
     def _update_legend(self, point_sets) -> None:
         if self.legend is None:
             return
         # Classes get an entry each; a series gets one when it has no labels or
-        # there are several series (then its symbol tells them apart).
+        # there are several series (then its symbol tells them apart). A symbol of
+        # None stands for a line.
         entries = []
         for i, ps in enumerate(point_sets):
-            symbol = SYMBOLS[i % len(SYMBOLS)]
+            symbol = None if ps.polyline > 0 else SYMBOLS[i % len(SYMBOLS)]
             if ps.labels is None:
                 entries.append((ps.name, symbol, ps.color or class_color(i)))
             elif len(point_sets) > 1:
@@ -181,14 +252,39 @@ class PointLayer:
             return
         self._legend_key = key
         self.legend.clear()
-        self._legend_samples = [pg.ScatterPlotItem(symbol=s, brush=qcolor(c, 220), pen=None, size=9)
+        self._legend_samples = [pg.PlotDataItem(pen=line_pen(c)) if s is None
+                                else pg.ScatterPlotItem(symbol=s, brush=qcolor(c, 220), pen=None, size=9)
                                 for _, s, c in entries]
-        self.legend.setColumnCount(2 if len(entries) > 6 else 1)  # keep many classes compact
         for (name, _, _), sample in zip(entries, self._legend_samples):
             self.legend.addItem(sample, name)
 
     def clear(self) -> None:
         self.show([])
+
+
+def _hide(item) -> None:
+    """Empty and hide a pooled item (an empty item costs nothing to paint)."""
+    if isinstance(item, pg.ScatterPlotItem):
+        item.setData(pos=np.zeros((0, 2), np.float32))
+    else:
+        item.setData([], [])
+    item.setVisible(False)
+
+
+def line_pen(rgb, width: float = 1.5) -> QPen:
+    """A cosmetic pen: the same width in pixels at any zoom."""
+    pen = QPen(qcolor(rgb, 230))
+    pen.setWidthF(width)
+    pen.setCosmetic(True)
+    return pen
+
+
+def polyline_connect(n: int, run: int) -> np.ndarray:
+    """pyqtgraph's ``connect`` array for ``n`` points in runs of ``run``: no segment
+    from the last point of one run to the first of the next."""
+    connect = np.ones(n, dtype=bool)
+    connect[run - 1::run] = False
+    return connect
 
 
 def arrow_segments(origins: np.ndarray, directions: np.ndarray, head: float = 0.25) -> np.ndarray:
@@ -218,10 +314,8 @@ class VectorLayer:
                 self.plot_item.addItem(item)
                 self.items.append(item)
             seg = arrow_segments(v.origins, v.directions)
-            pen = QPen(qcolor(v.color or self.default_color, 230))
-            pen.setWidthF(1.5)
-            pen.setCosmetic(True)
-            self.items[i].setData(seg[:, 0], seg[:, 1], connect="pairs", pen=pen, skipFiniteCheck=True)
+            self.items[i].setData(seg[:, 0], seg[:, 1], connect="pairs", pen=line_pen(v.color or self.default_color),
+                                  skipFiniteCheck=True)
             self.items[i].setVisible(True)
         for item in self.items[len(vectors):]:
             item.setData([], [])
@@ -229,3 +323,87 @@ class VectorLayer:
 
     def clear(self) -> None:
         self.show([])
+
+
+def robust_bounds(points, keep: float = 98.0, reach: float = 0.5, pad: float = 0.05):
+    """((xmin, xmax), (ymin, ymax)) that show nearly all of ``points`` (any shape (..., 2)).
+
+    Points beyond the central ``keep`` percent by more than ``reach`` of its span
+    are left out, so a few far outliers cannot shrink the rest to one dot; the
+    range of the rest is padded by ``pad`` of its span. None when no point is finite.
+    """
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    p = p[np.isfinite(p).all(1)]
+    if not len(p):
+        return None
+    # Percentiles of a strided sample: a long frame sequence holds 100k points.
+    sample = p[::max(1, len(p) // 20_000)]
+    lo, hi = np.percentile(sample, [(100 - keep) / 2, (100 + keep) / 2], axis=0)
+    span = hi - lo
+    near = p[((p >= lo - reach * span) & (p <= hi + reach * span)).all(1)]
+    lo, hi = near.min(0), near.max(0)
+    span = hi - lo
+    # One point, or a collapsed cloud: show a unit square around it rather than a zero range.
+    span = np.where(span > 1e-9 * np.maximum(1.0, np.abs(lo)), span, 1.0)
+    mid = (lo + hi) / 2
+    lo, hi = np.minimum(lo, mid - span / 2), np.maximum(hi, mid + span / 2)
+    lo, hi = lo - pad * span, hi + pad * span
+    # Python floats: pyqtgraph compares against float64 limits and float32 overflows.
+    return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+
+
+class RangeFollower:
+    """Fits a plot's axes to each new snapshot, unless the learner has zoomed or panned.
+
+    pyqtgraph turns its auto-range off on every ``setRange``, ours included, so its
+    flag cannot tell a fit from a zoom. Instead a mouse zoom or pan
+    (``sigRangeChangedManually``) hands the range to the learner until the plot's
+    "A" button, which takes it back and fits the last snapshot at once.
+    """
+
+    def __init__(self, plot_item: pg.PlotItem):
+        self.plot_item = plot_item
+        self.vb = plot_item.getViewBox()
+        self.user_zoomed = False
+        self.target = None
+        self.vb.sigRangeChangedManually.connect(self._zoomed)
+        plot_item.autoBtn.clicked.connect(self._auto_range)
+
+    def fit(self, bounds, stated: bool = False) -> None:
+        """Show ``bounds`` ((xmin, xmax), (ymin, ymax)) unless the learner owns the range.
+
+        A computed range that barely differs from the one shown is not applied, so a
+        slowly moving cloud does not make the axes jitter; a ``stated`` one always is.
+        """
+        if bounds is None:
+            return
+        (x0, x1), (y0, y1) = ((float(a), float(b)) for a, b in bounds)
+        target = ((x0, max(x1, x0 + 1e-9)), (y0, max(y1, y0 + 1e-9)))
+        if not stated and self.target is not None and _close(target, self.target):
+            return
+        self.target = target
+        if not self.user_zoomed:
+            self.vb.setRange(xRange=target[0], yRange=target[1], padding=0)
+
+    def forget(self) -> None:
+        """Start afresh (a new run, another kind of frames): the next ``fit`` applies."""
+        self.target = None
+        self.user_zoomed = False
+
+    def _zoomed(self, _mask=None) -> None:
+        self.user_zoomed = True
+
+    def _auto_range(self) -> None:
+        self.user_zoomed = False
+        if self.target is not None:
+            self.vb.setRange(xRange=self.target[0], yRange=self.target[1], padding=0)
+
+
+def _close(new, old, slack: float = 0.02, shrink: float = 0.8) -> bool:
+    """Whether range ``new`` lies within ``old`` (give or take ``slack`` of its span)
+    and fills at least ``shrink`` of it on both axes."""
+    for (a, b), (c, d) in zip(new, old):
+        span = d - c
+        if a < c - slack * span or b > d + slack * span or (b - a) < shrink * span:
+            return False
+    return True

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QWidget
 
 from ...core.snapshots import Field2D
-from .base import PointLayer, VectorLayer, View, add_legend, make_plot
+from .base import PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot
 
 
 class FieldView(View):
@@ -15,16 +15,20 @@ class FieldView(View):
     a colour bar, then the snapshot's point sets and arrows.
 
     A check box per layer (the heatmap, each point set, each arrow set) shows or
-    hides it; the choice holds across snapshots."""
+    hides it; the choice holds across snapshots. The axes show ``extent`` until
+    the learner zooms or pans; the aspect is free so that the heatmap fills the plot."""
 
     def __init__(self, decl, parent=None):
         super().__init__(decl, parent)
-        self.toggle_row = QHBoxLayout()
+        toggles = QWidget()
+        # The layer boxes may be clipped in a narrow dock; they must not set its minimum width.
+        toggles.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.toggle_row = QHBoxLayout(toggles)
         self.toggle_row.setContentsMargins(4, 0, 4, 0)
         self.toggle_row.addStretch(1)
-        self.layout_.addLayout(self.toggle_row)
+        self.layout_.addWidget(toggles)
         self.toggles: dict[str, QCheckBox] = {}
-        self.plot = make_plot(self.layout_, aspect=True)
+        self.plot = make_plot(self.layout_)
         self.plot.showGrid(x=False, y=False)
         self.plot_item = self.plot.getPlotItem()
         self.legend = add_legend(self.plot_item)
@@ -39,7 +43,7 @@ class FieldView(View):
         self.colorbar.axis.enableAutoSIPrefix(False)  # "(x0.001)" on a density axis confuses
         self.points = PointLayer(self.plot_item, self.legend)
         self.vectors = VectorLayer(self.plot_item, default_color=(255, 255, 255))
-        self._extent = None
+        self.range = RangeFollower(self.plot_item)
         self._cmap_name = "viridis"
 
     def shown(self, layer: str) -> bool:
@@ -72,12 +76,9 @@ class FieldView(View):
         if levels[1] <= levels[0]:
             levels = (levels[0], levels[0] + 1e-6)
         self.image.setImage(values, autoLevels=False, levels=levels)
-        extent = tuple(float(e) for e in snapshot.extent)
-        xmin, xmax, ymin, ymax = extent
+        xmin, xmax, ymin, ymax = (float(e) for e in snapshot.extent)
         self.image.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
-        if extent != self._extent:
-            self._extent = extent
-            self.plot_item.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        self.range.fit(((xmin, xmax), (ymin, ymax)), stated=True)
         self.colorbar.setLevels(levels)
         self.colorbar.setLabel("right", snapshot.value_label or None)
         self.points.show([p for p in snapshot.points if self.shown(p.name)])
@@ -88,3 +89,4 @@ class FieldView(View):
         self.image.clear()
         self.points.clear()
         self.vectors.clear()
+        self.range.forget()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider
 
 from ...core.imaging import class_color
 from ...core.snapshots import FrameSequence
-from .base import View, class_brushes, solid_brush
+from .base import RangeFollower, View, class_brushes, robust_bounds, solid_brush
 from .image_grid import image_box, set_image
 
 
@@ -16,7 +16,9 @@ class FramesView(View):
     """Draws ``FrameSequence`` snapshots one frame at a time.
 
     Image frames go into an ImageItem (upright, levels 0..1); point frames into a
-    ScatterPlotItem coloured by ``point_labels``. Play loops at about 10 fps.
+    ScatterPlotItem coloured by ``point_labels``, on axes that fit each new sequence
+    as a whole (its ``bounds``, or nearly all points of all frames) until the
+    learner zooms or pans. Play loops at about 10 fps.
     """
 
     FPS = 10
@@ -27,6 +29,7 @@ class FramesView(View):
         self.plot_item = self.plot.getPlotItem()
         self.scatter = pg.ScatterPlotItem(pen=None, size=5)
         self.plot_item.addItem(self.scatter)
+        self.range = RangeFollower(self.plot_item)
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 2, 4, 2)
         self.play_button = QPushButton("Play")
@@ -62,16 +65,12 @@ class FramesView(View):
                          if mode == "points" and snapshot.point_labels is not None else None)
         if mode != self._mode:
             self._set_mode(mode)
-        if mode == "points" and (old is None or old.points is None or old.points.shape != snapshot.points.shape):
+        if mode == "points":
             # One range for the whole sequence, so motion is visible rather than rescaled away.
-            pts = snapshot.points.reshape(-1, 2)
-            pts = pts[np.isfinite(pts).all(1)]
-            if len(pts):
-                lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
-                lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
-                # Python floats: pyqtgraph compares against float64 limits and float32 overflows.
-                self.plot_item.setRange(xRange=(float(lo[0]), float(hi[0])), yRange=(float(lo[1]), float(hi[1])),
-                                        padding=0)
+            if snapshot.bounds is not None:
+                self.range.fit(snapshot.bounds, stated=True)
+            else:
+                self.range.fit(robust_bounds(snapshot.points))
         # A new chain of the same length keeps the scrubbed frame; otherwise show
         # the frame the snapshot asks for (by default the last: the finished result).
         keep = old is not None and len(old) == n
@@ -91,6 +90,7 @@ class FramesView(View):
         vb.invertY(images)
         self.plot_item.showAxis("left", not images)
         self.plot_item.showAxis("bottom", not images)
+        self.range.forget()
         if images:
             self.scatter.clear()
             vb.enableAutoRange()
@@ -142,6 +142,7 @@ class FramesView(View):
         self.set_playing(False)
         self.image.clear()
         self.scatter.clear()
+        self.range.forget()
         self.slider.setRange(0, 0)
         self.frame_label.setText("")
 

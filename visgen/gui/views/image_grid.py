@@ -42,8 +42,9 @@ class ImageGridView(View):
 
     def __init__(self, decl, parent=None):
         super().__init__(decl, parent)
-        self.title = QLabel()
+        self.title = QLabel(wordWrap=True)
         self.title.setAlignment(Qt.AlignCenter)
+        self.title.setMinimumWidth(1)  # a long title wraps; it must not make the dock (or a page) wider
         self.title.setVisible(False)
         self.layout_.addWidget(self.title)
         self.plot, self.image = image_box(self.layout_)

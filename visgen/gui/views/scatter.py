@@ -6,14 +6,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from ...core.snapshots import Scatter
-from .base import PointLayer, VectorLayer, View, add_legend, make_plot
+from .base import PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot, robust_bounds
 
 
 class ScatterView(View):
     """Draws ``Scatter`` snapshots: one ScatterPlotItem per series slot, arrows on top.
 
     On a ``clickable`` view a left click emits ``clicked(x, y)`` in data
-    coordinates and leaves a cross where it landed.
+    coordinates and leaves a cross where it landed. The axes fit each snapshot
+    (its ``bounds``, or nearly all its points) until the learner zooms or pans.
     """
 
     def __init__(self, decl, parent=None):
@@ -23,6 +24,7 @@ class ScatterView(View):
         self.legend = add_legend(self.plot_item)
         self.points = PointLayer(self.plot_item, self.legend)
         self.vectors = VectorLayer(self.plot_item)
+        self.range = RangeFollower(self.plot_item)
         self.marker = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen("r", width=2), brush=None)
         self.marker.setZValue(10)
         self.marker.setVisible(False)
@@ -42,6 +44,10 @@ class ScatterView(View):
         self.vectors.show(snapshot.vectors)
         self.plot_item.setLabel("bottom", snapshot.x_label or None)
         self.plot_item.setLabel("left", snapshot.y_label or None)
+        if snapshot.bounds is not None:
+            self.range.fit(snapshot.bounds, stated=True)
+        elif snapshot.series:
+            self.range.fit(robust_bounds(np.concatenate([ps.xy for ps in snapshot.series])))
 
     def _on_click(self, ev) -> None:
         if ev.button() != Qt.LeftButton:
@@ -58,4 +64,5 @@ class ScatterView(View):
         super().clear()
         self.points.clear()
         self.vectors.clear()
+        self.range.forget()
         self.marker.setVisible(False)
