@@ -226,24 +226,24 @@ def test_demand_counts_drawing_time_in_the_cost():
 
 
 def test_demand_keeps_every_affordable_view_fresh():
-    """Seven views sharing a 5 % budget would each wait cost / 0.7 %: a 0.1 s view 14 s.
-    Freshness caps that at max_age while the view costs at most `overrun` of the time."""
-    d = Demand(budget=0.05, min_interval=0.2, max_age=4.0, overrun=0.1)
+    """Seven views sharing a 5 % budget would each wait cost / 0.7 %: a 50 ms view 7 s.
+    Freshness caps that at max_age while all of them together cost at most `overrun`."""
+    d = Demand(budget=0.05, min_interval=0.2, max_age=4.0, overrun=0.15)
     for i in range(7):
         d.request(f"v{i}")
-        d.served(f"v{i}", cost=0.1, now=0.0)
+        d.served(f"v{i}", cost=0.05, now=0.0)
         d.request(f"v{i}")
     assert d.due(now=3.9) == []
     assert len(d.due(now=4.01)) == 7
 
 
 def test_demand_a_dear_view_waits_cost_over_overrun():
-    d = Demand(budget=0.05, max_age=4.0, overrun=0.1)
+    d = Demand(budget=0.05, max_age=4.0, overrun=0.15)
     d.request("dear")
-    d.served("dear", cost=1.4, now=0.0)       # 1.4 s a picture: every 14 s keeps it at 10 %
+    d.served("dear", cost=1.5, now=0.0)       # alone, 1.5 s a picture: every 10 s keeps it at 15 %
     d.request("dear")
-    assert d.due(now=13.9) == []
-    assert d.due(now=14.1) == ["dear"]        # not every 28 s (cost / budget)
+    assert d.due(now=9.9) == []
+    assert d.due(now=10.1) == ["dear"]        # not every 30 s (cost / budget)
 
 
 def test_demand_expire_makes_every_asking_view_due_now():

@@ -143,15 +143,15 @@ class Demand:
     served at most every 0.33 s; two such views, every 0.67 s each.
 
     Freshness bounds the wait: a view is due after ``max_age`` seconds at the
-    latest, as long as that costs it at most ``overrun`` of the time (one view
-    taking 0.3 s: every 4 s, 7.5 %); a dearer view waits ``cost / overrun`` and
-    its dock says why its picture is old.
+    latest, as long as the active views together spend at most ``overrun`` of
+    the time on it (seven views of 50 ms: every 4 s, 8.75 % in all); a dearer
+    view waits ``cost * active / overrun`` and its dock says why its picture is old.
     """
 
     ACTIVE = 5.0  # seconds: a view served within this long counts as sharing the budget
 
     def __init__(self, budget: float = 0.05, min_interval: float = 0.2,
-                 max_age: Optional[float] = 4.0, overrun: float = 0.1):
+                 max_age: Optional[float] = 4.0, overrun: float = 0.15):
         self.budget = budget
         self.min_interval = min_interval
         self.max_age = max_age
@@ -182,20 +182,19 @@ class Demand:
         now = time.perf_counter() if now is None else now
         with self._lock:
             active = sum(1 for t in self._last.values() if now - t < self.ACTIVE) or 1
-            share = self.budget / active
             out = []
             for v in self._wanted:
-                wait = self.wait(v, share)
+                wait = self.wait(v, active)
                 if ignore_budget or now - self._last.get(v, -1e9) >= wait:
                     out.append(v)
             return out
 
-    def wait(self, view_id: str, share: float) -> float:
-        """Seconds between snapshots of a view whose budget share is ``share`` (lock held)."""
+    def wait(self, view_id: str, active: int) -> float:
+        """Seconds between snapshots of a view while ``active`` views share the budget (lock held)."""
         cost = self.cost(view_id)
-        wait = cost / share
+        wait = cost * active / self.budget
         if self.max_age is not None:
-            wait = min(wait, max(self.max_age, cost / self.overrun))
+            wait = min(wait, max(self.max_age, cost * active / self.overrun))
         return max(self.min_interval, wait)
 
     @staticmethod
