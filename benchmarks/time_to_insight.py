@@ -29,13 +29,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gui_overhead import WARMUP, headless_rate  # noqa: E402  (the same headless measurement)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 MODELS = ("vae:digits", "gan:ring8", "wgan-gp:ring8", "ddpm:ring8", "ddpm:digits", "dcgan:digits", "cgan:digits")
-GOAL_AGE = 5.0                    # seconds: the freshness rule of the docks (visgen.gui.freshness)
+from visgen.gui.freshness import STALE_AFTER as GOAL_AGE  # noqa: E402  (the docks' own rule)
 GOAL_RATIO = 0.85
-WARMUP = 3.0                      # seconds of training not counted in a speed (build, first steps)
 HEADLESS_SECONDS = 8.0
 
 
@@ -66,7 +68,7 @@ class Judge:
         new (judging the same picture twice would only cost the GUI thread, i.e. training, time)."""
         from visgen.metrics import insight
 
-        views = {v: w for v, w in run_views.views.items() if visible(run_views.docks[v])}
+        views = {v: w for v, w in run_views.views.items() if run_views.on_screen(v)}
         if self.kind == "latent":
             snap = self._new(views, "latent")
             if snap is None:
@@ -96,18 +98,13 @@ class Judge:
         return snap
 
 
-def visible(dock) -> bool:
-    """The dock is on screen and not covered: the rule the window uses to ask for its pictures."""
-    return dock.isVisible() and not dock.visibleRegion().isEmpty()
-
-
 def oldest_picture(run_views, now: float) -> tuple:
     """``(age, view id)`` of the oldest picture among the visible non-scalar docks that have one."""
     from visgen.metrics.insight import picture_age
 
     oldest = (0.0, "")
     for view_id, view in run_views.views.items():
-        if view.decl.scalars or view.last_snapshot is None or not visible(run_views.docks[view_id]):
+        if view.decl.scalars or view.last_snapshot is None or not run_views.on_screen(view_id):
             continue
         age = picture_age(view.last_snapshot, now)
         if not math.isnan(age) and age > oldest[0]:
@@ -116,20 +113,6 @@ def oldest_picture(run_views, now: float) -> tuple:
 
 
 # -- one model -----------------------------------------------------------------------------------
-def headless_rate(reg, model: str, dataset: str, seconds: float) -> float:
-    """Steps/s of the run training in its worker thread with nothing watching."""
-    from visgen.core.run import Run
-
-    run = Run(reg, model, dataset)
-    run.start()
-    time.sleep(WARMUP)
-    s0, t0 = run.status.step, time.perf_counter()
-    time.sleep(seconds)
-    rate = (run.status.step - s0) / (time.perf_counter() - t0)
-    run.stop().result(timeout=30)
-    return rate
-
-
 def in_window(app, reg, model: str, dataset: str, limit: float, size: tuple, min_seconds: float,
               classifier, settings, trace=None) -> dict:
     """Open a window, press Train, watch once a second; return what was measured."""

@@ -160,3 +160,17 @@ def test_fair_shares():
     assert fair_shares([900, 100], 1200) == [900, 300]           # the needy page gets what it needs
     assert fair_shares([800, 800], 1200) == [600, 600]           # neither fits: in proportion
     assert sum(fair_shares([786, 644], 1270)) <= 1270
+
+
+def test_curves_of_a_hidden_tab_are_not_drawn_until_shown(qtbot, make_window):
+    """A run in a hidden tab trains on, but its loss curves cost the GUI thread nothing."""
+    window = big_window(make_window, "vae", "gan")
+    hidden, shown = window.new_run("vae", "digits"), window.new_run("gan", "ring8")
+    hidden.start()
+    loss = window.run_views[hidden].views["losses"]
+    qtbot.waitUntil(lambda: hidden.step > 50, timeout=WAIT)
+    qtbot.wait(600)                                      # several redraw intervals pass
+    assert loss.freshness.text() == ""                   # never drawn while hidden
+    click_tab(qtbot, window, hidden)
+    qtbot.waitUntil(lambda: loss.freshness.text().startswith("to step "), timeout=WAIT)
+    assert shown.step == 0

@@ -7,7 +7,7 @@ import numpy as np
 from plugin_dists import fake_dist, load, run_cli  # noqa: F401  (fixture)
 
 import visgen
-from visgen import Bars, ModelSpec, PointSet, Scatter, ViewDecl, hookimpl
+from visgen import ModelSpec, ViewDecl, hookimpl
 from visgen.core.status import RunState
 
 WAIT = 30000

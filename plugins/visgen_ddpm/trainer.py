@@ -136,9 +136,9 @@ class DDPMTrainer(DiffusionViews, Trainer):
     def preview_note(self) -> str:
         """What a view's picture is, when it is a preview ("" otherwise)."""
         sampler, steps, eta = self.sampler_choice()
-        if self.view_sampler() == (sampler, steps, eta):
-            return ""
         v_sampler, v_steps, v_eta = self.view_sampler()
+        if (v_sampler, v_steps, v_eta) == (sampler, steps, eta):
+            return ""
         return (f"preview while training: {v_steps}-step DDIM, eta = {v_eta:g} "
                 f"(pause for {sampler.upper()} with {self.sampler_steps(sampler, steps)} steps)")
 

@@ -73,15 +73,19 @@ class StepLoop:
         """Refuse a trainer that lacks the method of a view its model declares."""
         from .trainer import Trainer, view_method
 
-        custom_snapshot = type(trainer).snapshot is not Trainer.snapshot
-        for decl in self.run.views:
-            if decl.scalars or decl.pushed or custom_snapshot or decl.kind == "theory":
-                continue
+        if type(trainer).snapshot is not Trainer.snapshot:
+            return  # the trainer draws its views its own way
+        for decl in self.trainer_views():
             if not callable(getattr(trainer, view_method(decl.id), None)):
                 raise PluginError(
                     f"model {self.run.spec.id} ({self.plugin}) declares view {decl.id!r} but its trainer "
                     f"{type(trainer).__name__} has no method {view_method(decl.id)}(); add it, or declare "
                     f"the view pushed=True if the trainer emits it itself")
+
+    def trainer_views(self) -> list:
+        """The declared views the trainer draws on request (not curves of scalars, not views
+        it pushes itself, not the theory text)."""
+        return [d for d in self.run.views if not (d.scalars or d.pushed or d.kind == "theory")]
 
     def ensure_built(self):
         if self.trainer is None:
@@ -218,7 +222,7 @@ class StepLoop:
         self.ensure_built().previewing = False
         out = {"checked": {}, "problems": {}, "unchecked": []}
         t_start = time.perf_counter()
-        views = [d for d in self.run.views if not (d.scalars or d.pushed or d.kind == "theory")]
+        views = self.trainer_views()
         for i, decl in enumerate(views):
             if progress:
                 progress(i, len(views))

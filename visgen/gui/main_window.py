@@ -12,8 +12,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow,
-                               QPushButton, QScrollArea, QSplitter, QTabBar, QTextBrowser, QToolButton,
+from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow,
+                               QScrollArea, QSplitter, QTabBar, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
 
 from ..core.errors import VisgenError
@@ -45,7 +45,6 @@ class MainWindow(QMainWindow):
         self.closed_runs: list = []  # closed, possibly with a worker still winding down
 
         self.panel = RunPanel(registry)
-        _let_narrow(self.panel)
         self.panel_dock = self._dock("Runs", "runs", self.panel, Qt.LeftDockWidgetArea)
         self.theory = TheoryView()
         self.theory_dock = self._dock("Theory", "theory", self.theory, Qt.LeftDockWidgetArea)
@@ -385,12 +384,3 @@ def fair_shares(needs: list, total: int) -> list:
             left -= needs[i]
     return sizes
 
-
-def _let_narrow(panel: RunPanel) -> None:
-    """Let the run panel be ``PANEL_WIDTH`` wide. Left alone, the longest model name
-    ("Diffusion · …") and the Fusion style's 80 px floor for buttons make it ~430 px wide."""
-    panel.model_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    panel.model_box.setMinimumContentsLength(16)  # the rest is elided; the open list shows it whole
-    panel.model_box.setMinimumWidth(120)
-    for button in panel.findChildren(QPushButton):
-        button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 16)

@@ -126,6 +126,13 @@ class RunPanel(QWidget):
         scroll.setFrameShape(QScrollArea.NoFrame)
         pl.addWidget(scroll)
         outer.addWidget(params_box, 1)
+        # The panel must fit a ~330 px dock: left alone, the longest model name ("Diffusion · …")
+        # and the buttons' 80 px floor make it ~430 px wide.
+        self.model_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(16)  # the rest is elided; the open list shows it whole
+        self.model_box.setMinimumWidth(120)
+        for button in self.findChildren(QPushButton):
+            _compact_button(button)
         self.update_controls()
 
     # -- new-run form ----------------------------------------------------------
@@ -217,7 +224,7 @@ class RunPanel(QWidget):
             old.deleteLater()
         if run is not None:
             for phase in run.spec.phases:
-                b = QPushButton(f"Step {phase} only", objectName=f"step-{phase}")
+                b = _compact_button(QPushButton(f"Step {phase} only", objectName=f"step-{phase}"))
                 b.clicked.connect(lambda _=False, p=phase: self.current and self.current.step_once(p))
                 self.phase_row.addWidget(b)
             self.slow_box.blockSignals(True)
@@ -320,3 +327,9 @@ def status_html(st, note=None) -> str:
         msg, is_error = note
         text += "<br>" + (f"<span style='color:{ERROR}'>{html.escape(msg)}</span>" if is_error else html.escape(msg))
     return text
+
+
+def _compact_button(button: QPushButton) -> QPushButton:
+    """As narrow as its text: the Fusion style's 80 px floor for buttons would widen the panel."""
+    button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 16)
+    return button

@@ -30,7 +30,7 @@ class RunViews:
         self.slot = slot
         self.docks: dict = {}
         self.views: dict = {}
-        self._scalar_version = -1
+        self._drawn: dict = {}  # curve view id -> scalar version it last drew
         self._lines_at = 0.0
         self._lines_cost = 0.0
         self._freshness_at = 0.0
@@ -60,17 +60,22 @@ class RunViews:
             self.clear()
         now = time.perf_counter()
         interval = max(self.LINES_INTERVAL, self._lines_cost / self.LINES_BUDGET)
-        if run.scalars.version != self._scalar_version and now - self._lines_at >= interval:
-            self._scalar_version = run.scalars.version
+        version = run.scalars.version
+        # Only curves on screen are drawn (a hidden tab's would cost training time for nothing);
+        # one that comes into view is drawn at the next redraw.
+        stale = [] if now - self._lines_at < interval else [
+            (view_id, view) for view_id, view in self.views.items()
+            if view.decl.scalars and self._drawn.get(view_id) != version and self.on_screen(view_id)]
+        if stale:
             self._lines_at = now
-            for view_id, view in self.views.items():
-                if view.decl.scalars:
-                    view.sparse = frozenset(run.scalars.sparse)
-                    series = run.scalars.series(view.decl.scalars)
-                    view.show_scalars(series)
-                    view.show_freshness(*scalars_freshness(
-                        max((int(steps[-1]) for steps, _ in series.values() if len(steps)), default=0)))
-                    view.repaint()
+            for view_id, view in stale:
+                self._drawn[view_id] = version
+                view.sparse = frozenset(run.scalars.sparse)
+                series = run.scalars.series(view.decl.scalars)
+                view.show_scalars(series)
+                view.show_freshness(*scalars_freshness(
+                    max((int(steps[-1]) for steps, _ in series.values() if len(steps)), default=0)))
+                view.repaint()
             # Long histories cost more to draw: the interval grows with them (GIL time is training time).
             self._lines_cost = 0.7 * self._lines_cost + 0.3 * (time.perf_counter() - now)
         for view_id, view in self.views.items():
@@ -89,7 +94,7 @@ class RunViews:
                                       f"{type(snap).__name__} ({type(exc).__name__}: {exc})")
                 view.repaint()  # paint now, so the drawing cost is measured and budgeted
                 run.demand.drawn(view_id, time.perf_counter() - t0)
-            if self._visible(view_id):
+            if self.on_screen(view_id):
                 run.request(view_id)
         if now - self._freshness_at >= self.FRESHNESS_INTERVAL:
             self._freshness_at = now
@@ -103,12 +108,13 @@ class RunViews:
             if not view.decl.scalars and snap is not None:
                 view.show_freshness(*snapshot_freshness(snap, status, now))
 
-    def _visible(self, view_id: str) -> bool:
+    def on_screen(self, view_id: str) -> bool:
+        """The view's dock is shown and not covered: only then does it ask for pictures."""
         dock = self.docks[view_id]
         return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
     def clear(self) -> None:
-        self._scalar_version = -1
+        self._drawn.clear()
         for view in self.views.values():
             view.clear()
             view.show_problem("")
