@@ -148,3 +148,26 @@ def test_finished_summary_has_one_value_per_metric(fake_dist, tmp_path):
     assert "evaluating" in proc.stderr
     measured = [r for r in rows(out / "metrics.csv") if r["modes_covered"] != ""]
     assert [int(r["step"]) for r in measured][:1] == [250]
+
+
+def test_kill_while_checking_views_keeps_a_complete_summary(fake_dist, tmp_path):
+    """The view check comes after training and evaluation; a kill -9 there loses only the check."""
+    add_toy(fake_dist, "toy-slowview", views='ViewDecl("grid", "scatter", "Grid")',
+            extra="def view_grid(self):\n        time.sleep(60)")
+    fake_dist.write()
+    out = tmp_path / "run"
+    import os
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(fake_dist.root), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "visgen.cli.main", "train", "toy-slowview", "--steps", "30",
+                             "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "summary.json").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "no summary before the view check"
+        time.sleep(0.1)
+    time.sleep(0.5)                                   # inside view_grid's sleep now
+    proc.kill()
+    proc.communicate(timeout=30)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["steps"] == 30 and "views" not in summary
+    assert read_checkpoint(out / "checkpoint.pt")["step"] == 30
+    assert not list(out.glob("*.tmp"))

@@ -96,8 +96,10 @@ def run(args) -> int:
         summary["checkpoint_error"] = saved
     if outcome == "finished":
         _evaluate(run_, out, summary)
-        _check_views(run_, summary)
     rf.write_json(out / rf.SUMMARY, summary)
+    if outcome == "finished":  # dear views take seconds: the summary above is safe meanwhile
+        _check_views(run_, summary)
+        rf.write_json(out / rf.SUMMARY, summary)
 
     if failure is not None:
         return _report(args, who, f"failed at step {st.step + 1}", failure,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import math
 from pathlib import Path
 from typing import Optional
@@ -45,7 +46,11 @@ class MetricsWriter:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    """Write ``data`` whole or not at all: a process killed mid-write leaves the old file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
 
 
 def _jsonable(o):
