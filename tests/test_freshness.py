@@ -75,11 +75,13 @@ def test_ddpm_views_preview_while_training_and_draw_in_full_when_paused(ddpm_run
     preview = next_snapshot(run, "reverse")
     assert "50-step DDIM, eta = 1" in preview.preview and "DDPM with 200 steps" in preview.preview
     assert preview.labels[0].endswith("(ddim, 50 steps)")
+    assert preview.points.shape[1] == 250 and "250 of 500 points" in preview.preview   # fewer points too
     run.pause()
     time.sleep(0.3)                       # a step under way when Pause came finishes first
     step = run.step
     full = next_snapshot(run, "reverse", lambda s: not s.preview)
     assert full.step == step == run.step and full.labels[0].endswith("(ddpm, 200 steps)")
+    assert full.points.shape[1] == 500
 
 
 def test_sampler_compare_preview_times_ddpm_without_running_it(ddpm_run):
@@ -97,7 +99,7 @@ def test_sampler_compare_preview_times_ddpm_without_running_it(ddpm_run):
     full, t_full = run.call(lambda t: compare(t, False)).result()
     assert preview.preview and not full.preview
     assert "quality when paused" in preview.labels[0] and "modes" in full.labels[0]
-    assert t_preview < t_full / 2                 # 50 + 50 network calls instead of 400 + 50
+    assert t_preview < t_full / 4                 # 10 + 10 network calls instead of 400 + 50
     assert 0.3 < preview.values[0] / full.values[0] < 3   # the estimate is of the right size
 
 

@@ -246,6 +246,31 @@ def test_demand_a_dear_view_waits_cost_over_overrun():
     assert d.due(now=10.1) == ["dear"]        # not every 30 s (cost / budget)
 
 
+def test_demand_shares_the_round_by_cost_not_by_count():
+    """DDPM on 2D data: one 250 ms sampler view among six 10 ms views. Shared by count, it would
+    wait 0.25 * 7 / 0.15 = 11.7 s; one round of all seven costs 0.31 s, 2 % of 15 s, so all
+    seven stay within max_age."""
+    d = Demand(budget=0.05, min_interval=0.2, max_age=4.0, overrun=0.15)
+    costs = {"sampler": 0.25, **{f"cheap{i}": 0.01 for i in range(6)}}
+    for v, c in costs.items():
+        d.request(v)
+        d.served(v, cost=c, now=0.0)
+        d.request(v)
+    assert "sampler" not in d.due(now=3.9)
+    assert "sampler" in d.due(now=4.01)
+
+
+def test_demand_a_dear_round_stretches_every_wait():
+    """Three 1 s views: a round costs 3 s, so each waits 3 / 0.15 = 20 s (15 % in all)."""
+    d = Demand(budget=0.05, max_age=4.0, overrun=0.15)
+    for v in ("a", "b", "c"):
+        d.request(v)
+        d.served(v, cost=1.0, now=0.0)
+        d.request(v)
+    assert d.due(now=19.9) == []
+    assert sorted(d.due(now=20.1)) == ["a", "b", "c"]
+
+
 def test_demand_expire_makes_every_asking_view_due_now():
     """A live parameter changed: the pictures are out of date, whatever the budget said."""
     d = Demand(budget=0.05, max_age=None)

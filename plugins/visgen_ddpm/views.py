@@ -17,6 +17,8 @@ from visgen import (Bars, Curves, Field2D, FrameSequence, ImageGrid, PointSet, S
 
 BUCKETS = 10            # loss-per-timestep histogram
 PREVIEW_STEPS = 50      # sampler steps while training (see DDPMTrainer.view_sampler)
+TIMING_STEPS = 10       # steps a sampler is timed on while training (each step is one network call)
+PREVIEW_POINTS = 250    # 2D points the reverse process follows while training (500 when paused)
 MAX_FRAMES = 200        # frames of the forward process (every t when T is small)
 
 
@@ -26,7 +28,7 @@ class DiffusionViews:
     def init_views(self, seed: int) -> None:
         """Fixed data, noise and points so that successive snapshots differ only by training."""
         gen = torch.Generator().manual_seed(seed)
-        self.view_x0 = self.data.batch(16)[0].clone()
+        self.view_x0 = self.data.sample(16)[0].clone()
         self.fixed_noise = torch.randn(64, *self.space_shape, generator=gen).to(self.device)
         self.fixed_points = torch.randn(500, *self.space_shape, generator=gen).to(self.device)
         self.view_idx = torch.randperm(len(self.data), generator=gen)[:2000].to(self.device)
@@ -91,7 +93,10 @@ class DiffusionViews:
             _, frames = self.run_sampler(x_T=self.fixed_noise[:16], record=40, preview=True)
             return FrameSequence(self._frame_labels(frames), images=np.stack([self._grid(x, 4) for _, x in frames]),
                                  preview=preview)
-        _, frames = self.run_sampler(x_T=self.fixed_points, record=40, preview=True)
+        x_T = self.fixed_points[:PREVIEW_POINTS] if preview else self.fixed_points
+        _, frames = self.run_sampler(x_T=x_T, record=40, preview=True)
+        if preview:
+            preview += f", {len(x_T)} of {len(self.fixed_points)} points"
         return FrameSequence(self._frame_labels(frames), points=np.stack([to_numpy(x * self.scale) for _, x in frames]),
                              preview=preview)
 
@@ -118,22 +123,24 @@ class DiffusionViews:
         x, _ = self.run_sampler(x_T=self.fixed_points, preview=True)
         lab = to_numpy(self.labels_for(len(x))).astype(int) if self.conditional else None
         data = to_numpy(self.data.x[self.view_idx] * self.scale)
-        return Scatter([PointSet("data", data, color=(160, 160, 160), size=3),
-                        PointSet("samples", self.to_data(x), lab, self.dataset.class_names,
-                                 color=None if lab is not None else (214, 39, 40), size=4)],
+        # Data drawn last, small and dark: dense samples on a mode would otherwise hide it.
+        return Scatter([PointSet("samples", self.to_data(x), lab, self.dataset.class_names,
+                                 color=None if lab is not None else (214, 39, 40), size=4),
+                        PointSet("data", data, color=(60, 60, 60), size=2)],
                        x_label="x1", y_label="x2", preview=self.preview_note())
 
     def view_sampler_compare(self):
         """Time per sample for DDPM (T steps) and DDIM (sample_steps), with coverage on mixtures.
 
-        While training (a preview) DDPM is timed on its first PREVIEW_STEPS steps and scaled to
-        T (every step costs one network call), and its quality waits for a pause."""
+        While training (a preview) each sampler is timed on its first TIMING_STEPS steps and
+        scaled (every step costs one network call), and quality waits for a pause: the samples
+        view shows the model's current quality meanwhile."""
         n = 500 if not self.images else 16
         labels, times = [], []
         T, ddim_steps = self.sched.T, self.params["sample_steps"]
         for name, steps in (("ddpm", T), ("ddim", ddim_steps)):
-            estimate = self.previewing and steps > PREVIEW_STEPS
-            run_steps = PREVIEW_STEPS if estimate else steps
+            estimate = self.previewing and steps > TIMING_STEPS
+            run_steps = TIMING_STEPS if estimate else steps
             t0 = time.perf_counter()
             x, _ = self.run_sampler(n, sampler="ddim" if estimate else name, steps=run_steps,
                                     eta=1.0 if estimate else None)
@@ -147,9 +154,9 @@ class DiffusionViews:
                 label += f"\n{cov['modes_covered']} modes, HQ {cov['high_quality']:.2f}"
             labels.append(label)
             times.append(per * 1e3)
-        preview = "preview while training: DDPM timed on its first steps, its quality measured when paused"
+        preview = f"preview while training: timed on {TIMING_STEPS} steps each, quality measured when paused"
         return Bars(labels, np.array(times), y_label="ms per sample",
-                    preview=preview if self.previewing and T > PREVIEW_STEPS else "")
+                    preview=preview if self.previewing and max(T, ddim_steps) > TIMING_STEPS else "")
 
     # -- the network -------------------------------------------------------------------------
     def view_loss_by_t(self):

@@ -143,9 +143,11 @@ class Demand:
     served at most every 0.33 s; two such views, every 0.67 s each.
 
     Freshness bounds the wait: a view is due after ``max_age`` seconds at the
-    latest, as long as the active views together spend at most ``overrun`` of
-    the time on it (seven views of 50 ms: every 4 s, 8.75 % in all); a dearer
-    view waits ``cost * active / overrun`` and its dock says why its picture is old.
+    latest, as long as one round of all active views costs at most ``overrun``
+    of the time (seven views of 50 ms: every 4 s, 8.75 % in all). Dearer rounds
+    stretch every view's wait to ``round cost / overrun``, and the docks say why
+    their pictures are old. A round is shared by cost, not by count: one dear
+    view among cheap ones keeps most of it.
     """
 
     ACTIVE = 5.0  # seconds: a view served within this long counts as sharing the budget
@@ -181,20 +183,23 @@ class Demand:
     def due(self, now: Optional[float] = None, ignore_budget: bool = False) -> list:
         now = time.perf_counter() if now is None else now
         with self._lock:
-            active = sum(1 for t in self._last.values() if now - t < self.ACTIVE) or 1
+            # The views asking now, and those served lately (a view asks again after it is drawn).
+            active = self._wanted | {v for v, t in self._last.items() if now - t < self.ACTIVE}
+            round_cost = sum(self.cost(v) for v in active)
             out = []
             for v in self._wanted:
-                wait = self.wait(v, active)
+                wait = self.wait(v, len(active), round_cost)
                 if ignore_budget or now - self._last.get(v, -1e9) >= wait:
                     out.append(v)
             return out
 
-    def wait(self, view_id: str, active: int) -> float:
-        """Seconds between snapshots of a view while ``active`` views share the budget (lock held)."""
+    def wait(self, view_id: str, active: int, round_cost: float) -> float:
+        """Seconds between snapshots of a view while ``active`` views share the budget and one
+        snapshot of each costs ``round_cost`` in all (lock held)."""
         cost = self.cost(view_id)
         wait = cost * active / self.budget
         if self.max_age is not None:
-            wait = min(wait, max(self.max_age, cost * active / self.overrun))
+            wait = min(wait, max(self.max_age, round_cost / self.overrun))
         return max(self.min_interval, wait)
 
     @staticmethod

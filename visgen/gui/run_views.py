@@ -68,6 +68,8 @@ class RunViews:
             if view.decl.scalars and self._drawn.get(view_id) != version and self.on_screen(view_id)]
         if stale:
             self._lines_at = now
+            # Qt painted the last redraw after the pull loop that set it: its cost counts too.
+            painted = sum(view.take_paint_seconds() for view in self.views.values() if view.decl.scalars)
             for view_id, view in stale:
                 self._drawn[view_id] = version
                 view.sparse = frozenset(run.scalars.sparse)
@@ -75,9 +77,9 @@ class RunViews:
                 view.show_scalars(series)
                 view.show_freshness(*scalars_freshness(
                     max((int(steps[-1]) for steps, _ in series.values() if len(steps)), default=0)))
-                view.repaint()
             # Long histories cost more to draw: the interval grows with them (GIL time is training time).
-            self._lines_cost = 0.7 * self._lines_cost + 0.3 * (time.perf_counter() - now)
+            cost = time.perf_counter() - now + painted
+            self._lines_cost = 0.7 * self._lines_cost + 0.3 * cost
         for view_id, view in self.views.items():
             snap = run.take(view_id)
             if isinstance(snap, ViewProblem):
@@ -92,8 +94,9 @@ class RunViews:
                 except Exception as exc:  # a plugin's widget or snapshot: say so here, not on stderr
                     view.show_problem(f"{run.spec.id}, view {view_id!r}: the widget could not draw a "
                                       f"{type(snap).__name__} ({type(exc).__name__}: {exc})")
-                view.repaint()  # paint now, so the drawing cost is measured and budgeted
-                run.demand.drawn(view_id, time.perf_counter() - t0)
+                # Its cost: setting the data now, and painting the last picture, which Qt did
+                # after the pull loop (painting is most of what the window costs training).
+                run.demand.drawn(view_id, time.perf_counter() - t0 + view.take_paint_seconds())
             if self.on_screen(view_id):
                 run.request(view_id)
         if now - self._freshness_at >= self.FRESHNESS_INTERVAL:

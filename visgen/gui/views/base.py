@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -88,10 +89,38 @@ class View(QWidget):
     def shutdown(self) -> None:
         """Stop timers before the widget goes away; views with timers override."""
 
+    def take_paint_seconds(self) -> float:
+        """Seconds this view's plots spent painting since the last call.
 
-def make_plot(parent_layout, aspect: bool = False) -> pg.PlotWidget:
+        Qt paints from its event queue, after the pull loop set the data, so the
+        pull loop cannot time it; it adds this to the view's drawing cost instead.
+        """
+        total = 0.0
+        for plot in self.findChildren(PlotWidget):
+            total += plot.painted
+            plot.painted = 0.0
+        return total
+
+
+class PlotWidget(pg.PlotWidget):
+    """``pg.PlotWidget`` that adds up the seconds its paints take (``painted``).
+
+    Painting is most of what the window costs training (benchmarks/gil.py): the
+    views are budgeted by it (``View.take_paint_seconds``)."""
+
+    painted = 0.0
+
+    def paintEvent(self, event) -> None:
+        t0 = time.perf_counter()
+        try:
+            super().paintEvent(event)
+        finally:
+            self.painted += time.perf_counter() - t0
+
+
+def make_plot(parent_layout, aspect: bool = False) -> PlotWidget:
     """A PlotWidget with a grid, added to ``parent_layout``."""
-    plot = pg.PlotWidget()
+    plot = PlotWidget()
     plot.showGrid(x=True, y=True, alpha=0.15)
     for axis in ("left", "bottom"):
         # The finest tick level's grid lines cost ~4x the rest to paint and add little.

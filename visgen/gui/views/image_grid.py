@@ -11,13 +11,13 @@ from PySide6.QtWidgets import QLabel
 
 from ...core.imaging import tile
 from ...core.snapshots import ImageGrid
-from .base import View
+from .base import PlotWidget, View
 
 
-def image_box(layout) -> tuple[pg.PlotWidget, pg.ImageItem]:
+def image_box(layout) -> tuple[PlotWidget, pg.ImageItem]:
     """A bare, aspect-locked plot holding one row-major ImageItem with y pointing down
     (row 0 at the top, so images are upright)."""
-    plot = pg.PlotWidget()
+    plot = PlotWidget()
     item = pg.ImageItem(axisOrder="row-major")
     pi = plot.getPlotItem()
     pi.addItem(item)
