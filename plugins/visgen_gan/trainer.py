@@ -130,7 +130,7 @@ class GANTrainer(Trainer):
     # -- views (Trainer.snapshot calls them without gradients, G and D in eval mode) --
 
     def view_scores(self):
-        real, labels = self.data.batch(512)
+        real, labels = self.data.sample(512)
         z, _ = self.noise(len(real))
         cond = self.onehot(labels)
         s_real, s_fake = self.D(real, cond), self.D(self.generate(z, labels), cond)
@@ -166,7 +166,7 @@ class GANTrainer(Trainer):
         gx, gy = torch.meshgrid(torch.linspace(x0, x1, res), torch.linspace(y0, y1, res), indexing="xy")
         grid = torch.stack([gx.flatten(), gy.flatten()], 1).to(self.device)
         values = self._d_score_averaged(grid).view(res, res)
-        real, _ = self.data.batch(500)
+        real, _ = self.data.sample(500)
         z, labels = self.noise(500)
         fake = self.generate(z, labels)
         arrows = fake[:100].clone().requires_grad_(True)

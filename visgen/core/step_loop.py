@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from . import trace
 from .errors import CheckpointError, PluginError, VisgenError
 from .live_metrics import LiveCoverage
+from .rng import rng_set_aside
 from .snapshots import ViewProblem
 from .status import Divergence, RunState
 
@@ -141,7 +142,8 @@ class StepLoop:
         scalars = {k: float(v) for k, v in (raw or {}).items()}
         run.scalars.append(n, scalars)
         if self.coverage is not None and self.coverage.due(n):
-            measured = self.traced("sample_for_metrics", self.coverage.measure, trainer, n)
+            with rng_set_aside(self.device):
+                measured = self.traced("sample_for_metrics", self.coverage.measure, trainer, n)
             if measured:
                 run.scalars.append(n, measured, sparse=True)
                 scalars = {**scalars, **measured}
@@ -202,7 +204,8 @@ class StepLoop:
         """``(snapshot, problem)``: the view's snapshot, or why it cannot be drawn (then also
         recorded in ``problems`` so it is not retried until parameters, Reset or Load change)."""
         try:
-            snap = self.traced(f"view {view_id}", self.trainer.snapshot, view_id)
+            with rng_set_aside(self.device):
+                snap = self.traced(f"view {view_id}", self.trainer.snapshot, view_id)
             problem = self.wrong_type(view_id, snap)
         except Exception as exc:
             snap, problem = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -252,7 +255,9 @@ class StepLoop:
     # -- commands the controls queue ------------------------------------------------------
     def click(self, view_id: str, x: float, y: float) -> None:
         trainer = self.ensure_built()
-        for target, snap in (self.traced("on_click", trainer.on_click, view_id, x, y) or {}).items():
+        with rng_set_aside(self.device):
+            answer = self.traced("on_click", trainer.on_click, view_id, x, y) or {}
+        for target, snap in answer.items():
             snap.step, snap.taken_at = self.run._status.step, time.monotonic()
             self.run.slots.put(target, snap)
 

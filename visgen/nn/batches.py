@@ -29,6 +29,14 @@ class BatchSampler:
         return idx
 
     def batch(self, n: int):
-        """``(x, labels)`` for ``n`` samples; labels is None for unlabelled data."""
-        idx = self.indices(min(n, len(self.x)))
+        """``(x, labels)`` for the next ``n`` samples of the epoch; labels is None for unlabelled
+        data. For training only: views and metrics use ``sample``."""
+        return self._rows(self.indices(min(n, len(self.x))))
+
+    def sample(self, n: int):
+        """``(x, labels)`` for ``n`` random samples, leaving the epoch where it was: what a view or
+        a metric shows must not change the batches training sees next (same seed, same run)."""
+        return self._rows(torch.randperm(len(self.x), device=self.x.device)[:n])
+
+    def _rows(self, idx):
         return self.x[idx], (None if self.labels is None else self.labels[idx])
