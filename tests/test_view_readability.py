@@ -249,3 +249,18 @@ def test_collapsed_kl_bars_are_seen_to_collapse(qtbot):
     assert view.plot_item.viewRange()[1][1] == pytest.approx(1.05)   # not 2e-5: the collapse shows
     assert all(b is MARKED_BRUSH for b in view.bars.opts["brushes"])
     assert view.threshold.isVisible() and view.threshold.value() == pytest.approx(0.01)
+
+
+# -- a smoothing slider only where there is something to smooth -----------------------------------
+
+def test_sparse_series_get_no_smoothing_slider(qtbot):
+    """Coverage is measured every few hundred steps and drawn as points: a slider would do nothing."""
+    view = make(qtbot, "lines", "lines:LinesView", scalars=("modes_covered", "high_quality"))
+    view.sparse = frozenset({"modes_covered", "high_quality"})
+    view.show_scalars({"modes_covered": (np.arange(0, 1000, 250), np.array([0, 5, 8, 8.0])),
+                       "high_quality": (np.arange(0, 1000, 250), np.array([0, .1, .4, .6]))})
+    assert not view.smoothing.isVisible() and not view.smooth_label.isVisible()
+    view.sparse = frozenset({"modes_covered"})  # a dense series joins: its curve can be smoothed
+    view.show_scalars({"modes_covered": (np.arange(0, 1000, 250), np.array([0, 5, 8, 8.0])),
+                       "loss": (np.arange(1000), rng.random(1000))})
+    assert view.smoothing.isVisible() and view.smooth_label.isVisible()

@@ -107,6 +107,11 @@ class LinesView(View):
     def show_scalars(self, series: dict) -> None:
         self._series = series
         w = self.weight
+        # Sparse series (coverage every few hundred steps) are never smoothed: no slider for them.
+        smoothed = any(name not in self.sparse for name in series)
+        if smoothed != self.smoothing.isVisibleTo(self):
+            self.smooth_label.setVisible(smoothed)
+            self.smoothing.setVisible(smoothed)
         for name, (steps, values) in series.items():
             main, raw = self._items(name)
             steps = np.asarray(steps, np.float64)
