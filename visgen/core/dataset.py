@@ -6,6 +6,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .errors import DataError
+
+MAX_DATA_BYTES = 1 << 30
+"""Largest data set a loader builds: 1 GiB as float32 (2**28 values). Everything is held in
+memory, next to the model and its optimiser on a laptop; MNIST's 60000 images are 188 MB, so
+this leaves five times that, and a wrong folder or a crafted header is refused before it can
+take the machine down (an unbounded folder of photographs once grew to 22.9 GB)."""
+
 
 @dataclass(frozen=True)
 class Mixture:
@@ -62,3 +70,28 @@ class Dataset:
     def dim(self) -> int:
         """Number of values per sample."""
         return int(np.prod(self.x.shape[1:]))
+
+
+def check_values(x: np.ndarray, source: str, kind: str) -> None:
+    """Refuse data a model cannot learn from, before training blames the learning rate.
+
+    Raises ``DataError`` naming ``source`` if ``x`` holds a value that is not finite as
+    float32 (NaN, infinity, or beyond +-3.4e38, which become infinite when converted), or
+    if every value is the same (e.g. all-black images): such data has no variance, so
+    scaling by it divides by zero and losses turn NaN many steps later. ``kind`` is
+    ``"points"`` or ``"images"``, for the message.
+    """
+    x = np.asarray(x)
+    if x.size == 0:
+        raise DataError(f"{source}: no {kind}")
+    if x.dtype.kind == "f":
+        flat = x.reshape(len(x), -1)
+        ok = np.abs(flat) <= np.finfo(np.float32).max  # False for NaN too
+        if not ok.all():
+            i = int(np.argmin(ok.all(axis=1)))
+            value = float(flat[i][~ok[i]][0])
+            raise DataError(f"{source}: sample {i} holds {value:g}, not a finite float32 value")
+    lo, hi = x.min(), x.max()
+    if lo == hi:
+        what = "pixel of every image" if kind == "images" else "coordinate of every point"
+        raise DataError(f"{source}: every {what} is {lo:g}: constant data, nothing to learn")

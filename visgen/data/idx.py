@@ -4,7 +4,9 @@ An IDX file is: two zero bytes, a dtype byte (0x08 = unsigned byte, the only
 one used by MNIST-style sets), the number of dimensions, each dimension as a
 big-endian uint32, then the data. Images (``idx3``) have magic 0x00000803,
 labels (``idx1``) 0x00000801. A file that is not exactly as long as its header
-says is refused: a truncated download must not train silently on zeros.
+says is refused: a truncated download must not train silently on zeros. So is
+a header with a dimension of 0 or promising more than ``MAX_IDX_VALUES`` bytes,
+before any data is read, and images that are all one value (blank).
 """
 from __future__ import annotations
 
@@ -18,7 +20,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.errors import DataError
-from ..core.dataset import Dataset
+from ..core.dataset import MAX_DATA_BYTES, Dataset, check_values
+
+MAX_IDX_VALUES = MAX_DATA_BYTES // 4
+"""Most values (bytes) one IDX file may hold: each becomes a 4-byte float32, so this is the
+shared 1 GiB data limit (MNIST's training images are 47 million). Checked against the header,
+before any data is read, so a crafted header or a gzip bomb is refused in microseconds."""
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -35,12 +42,24 @@ _FILES = {
 }
 
 
-def _read_bytes(path: Path) -> bytes:
+def _open(path: Path):
+    # gzip.open streams: nothing is decompressed before it is asked for
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def read_idx(path, magic: int) -> np.ndarray:
+    """Read an IDX file of unsigned bytes whose magic number must be ``magic``.
+
+    Returns a uint8 array shaped by the header. Raises ``DataError`` naming the
+    file on a wrong magic number, dtype or number of dimensions, a dimension of
+    0, a header promising more than ``MAX_IDX_VALUES`` values, or data shorter
+    or longer than the header says. The file is streamed: at most the promised
+    size plus one byte is ever decompressed, so a gzip bomb costs nothing.
+    """
+    path = Path(path)
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with _open(path) as f:
+            return _read_stream(f, path, magic)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -48,38 +67,41 @@ def _read_bytes(path: Path) -> bytes:
     except EOFError:
         raise DataError(f"{path}: gzip data is truncated") from None
     except (OSError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise DataError(f"{path}: cannot read ({exc})") from None
+        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def read_idx(path, magic: int) -> np.ndarray:
-    """Read an IDX file of unsigned bytes whose magic number must be ``magic``.
-
-    Returns a uint8 array shaped by the header. Raises ``DataError`` naming the
-    file on a wrong magic number, dtype, or a size that differs from the header.
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
-    if data[:2] != b"\0\0":
-        raise DataError(f"{path}: not an IDX file (bad magic number 0x{data[:4].hex()})")
-    if data[2] != 0x08:
-        raise DataError(f"{path}: element type 0x{data[2]:02x} is not unsigned byte (0x08)")
-    got = int.from_bytes(data[:4], "big")
+def _read_stream(f, path: Path, magic: int) -> np.ndarray:
+    head = f.read(4)
+    if len(head) < 4:
+        raise DataError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
+    if head[:2] != b"\0\0":
+        raise DataError(f"{path}: not an IDX file (bad magic number 0x{head.hex()})")
+    if head[2] != 0x08:
+        raise DataError(f"{path}: element type 0x{head[2]:02x} is not unsigned byte (0x08)")
+    got = int.from_bytes(head, "big")
     if got != magic:
         kind = "idx3 images" if magic == IMAGES_MAGIC else "idx1 labels"
-        raise DataError(f"{path}: bad magic number 0x{got:08x}, expected 0x{magic:08x} ({kind})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: truncated header ({len(data)} bytes, need {header})")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(dims)  # Python ints: no overflow on a garbage header
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "too long"
-        raise DataError(f"{path}: {what}: {len(data)} bytes, header {'x'.join(map(str, dims))} "
-                        f"implies {expected}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+        raise DataError(f"{path}: bad magic number 0x{got:08x}: {head[3]} dimensions, expected "
+                        f"{magic & 0xFF} ({kind}, 0x{magic:08x})")
+    ndim = head[3]
+    raw = f.read(4 * ndim)
+    if len(raw) < 4 * ndim:
+        raise DataError(f"{path}: truncated header ({4 + len(raw)} bytes, need {4 + 4 * ndim})")
+    dims = tuple(int.from_bytes(raw[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    shape = "x".join(map(str, dims))
+    if 0 in dims:
+        raise DataError(f"{path}: header shape {shape} has a dimension of 0: nothing to train on")
+    size = math.prod(dims)  # Python ints: no overflow on a garbage header
+    if size > MAX_IDX_VALUES:
+        raise DataError(f"{path}: header shape {shape} promises {size:,} values, over the limit of "
+                        f"{MAX_IDX_VALUES:,} ({MAX_DATA_BYTES / 2**30:g} GiB as float32)")
+    data = f.read(size)  # reads only what the header promises, never the whole stream
+    if len(data) < size:
+        raise DataError(f"{path}: truncated: {len(data):,} bytes of data, header {shape} implies "
+                        f"{size:,}")
+    if f.read(1):
+        raise DataError(f"{path}: too long: more than the {size:,} bytes of data header {shape} implies")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def read_idx_images(path) -> np.ndarray:
@@ -145,11 +167,13 @@ def load_idx_folder(folder, split: str = "train", limit: Optional[int] = None, n
         raise DataError(f"{paths[1]}: {len(labels)} labels for {len(images)} images in {paths[0].name}")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
+    check_values(images, str(paths[0]), "images")  # all-blank images would train into NaN
     k = len(class_names) if class_names else int(labels.max(initial=0)) + 1
     if len(labels) and int(labels.max()) >= k:
         raise DataError(f"{paths[1]}: label {int(labels.max())} out of range for {k} classes")
     names = list(class_names) if class_names else [str(i) for i in range(k)]
-    x = images[:, None].astype(np.float32) / 255.0
+    x = images[:, None].astype(np.float32)
+    x /= 255.0  # in place: one float32 copy of the data, not two
     return Dataset(name=name, kind="images", x=x, labels=labels, class_names=names,
                    source=str(folder))
 
