@@ -110,7 +110,8 @@ def test_ctrl_c_saves_and_exits_130(fake_dist, tmp_path):
                              "--set", "mode=slow", "--out", str(out)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (out / "metrics.csv").exists() or len(rows(out / "metrics.csv")) < 20:
+    # While it trains, the run is staged beside its folder (see test_run_folders)
+    while not (staged := list(tmp_path.glob(".run.partial-*/metrics.csv"))) or len(rows(staged[0])) < 20:
         assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
@@ -151,7 +152,8 @@ def test_finished_summary_has_one_value_per_metric(fake_dist, tmp_path):
 
 
 def test_kill_while_checking_views_keeps_a_complete_summary(fake_dist, tmp_path):
-    """The view check comes after training and evaluation; a kill -9 there loses only the check."""
+    """The view check comes after training and evaluation, once the run is in its folder; a kill -9
+    there loses only the check."""
     add_toy(fake_dist, "toy-slowview", views='ViewDecl("grid", "scatter", "Grid")',
             extra="def view_grid(self):\n        time.sleep(60)")
     fake_dist.write()

@@ -8,7 +8,8 @@ import time
 class Progress:
     """Redraws one line on a terminal; prints a line every 10 % otherwise (CI logs)."""
 
-    def __init__(self, total: int, stream=sys.stderr, every: float = 0.2, unit: str = "steps", label: str = ""):
+    def __init__(self, total: int, stream=None, every: float = 0.2, unit: str = "steps", label: str = ""):
+        stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
         self.total, self.stream, self.every = max(1, total), stream, every
         self.unit, self.label = unit, f"{label}: " if label else ""
         self.tty = stream.isatty()

@@ -2,15 +2,22 @@
 
 Exit status: 0 finished; 1 the model's code raised (one line names the model,
 its plugin, the step and the exception; ``--traceback`` prints it whole);
-2 a usage or data error; 3 training diverged (a scalar became NaN or
-infinite); 130 interrupted (Ctrl-C). Whatever ends training, the folder keeps
-what was trained: ``config.json``, ``metrics.csv`` up to the last finished
-step, ``checkpoint.pt`` at that step and ``summary.json`` saying how it ended.
+2 a usage, data or file error; 3 training diverged (a scalar became NaN or
+infinite); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Whatever ends
+training, the folder keeps what was trained: ``config.json``, ``metrics.csv`` up
+to the last finished step, ``checkpoint.pt`` at that step and ``summary.json``
+saying how it ended. The folder is written as one transaction
+(``visgen.core.run_folder``): a kill at any moment leaves the earlier run or the
+new one, never a mix, and an earlier run is replaced only with ``--overwrite``.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 from .. import __version__
@@ -19,15 +26,24 @@ from ..core import runfiles as rf
 from ..core.errors import PluginError, VisgenError
 from ..core.evaluation import evaluate
 from ..core.run import Run
+from ..core.run_folder import RunFolder
 from ..core.status import RunState
 from ..core.threads import default_threads
 from .progress import Progress
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: training stops and what was trained is kept."""
 
 
 def build_run(reg, model: str, dataset, settings, seed: int, device: str, data_path=None, threads=None) -> Run:
     run = Run(reg, model, dataset, seed=seed, device=device, dataset_path=data_path, threads=threads)
+    if data_path and not run.dataset_spec.takes_path:  # else ignored, yet recorded in config.json
+        readers = sorted(n for n, d in reg.datasets.items() if d.takes_path)
+        raise VisgenError(f"{run.dataset_spec.name} takes no --data-path (it reads no file); "
+                          f"data sets that read one: {', '.join(readers)}")
     run.params.parse_assignments(settings)
     return run
 
@@ -49,6 +65,8 @@ def run(args) -> int:
     if steps < 1:
         raise VisgenError(f"--steps must be at least 1, got {steps}")
     who = f"model {run_.spec.id} ({plugin_of(reg, run_.spec.id)})"
+    folder = RunFolder(args.out, overwrite=getattr(args, "overwrite", False))
+    folder.check()  # before the data is loaded: a wrong --out is said at once
     try:
         run_.build()  # data, parameter and plugin errors surface before any file is written
     except PluginError as exc:
@@ -58,25 +76,54 @@ def run(args) -> int:
         raise
     except Exception as exc:
         return _report(args, who, "could not be built", exc)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    stage = folder.begin()
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _train_into(args, run_, steps, who, folder)
+    except OSError as exc:  # a full disk, a folder gone read-only
+        folder.abort()
+        kept = "the new run is in place" if folder.committed else f"{args.out} was left as it was"
+        raise VisgenError(f"--out {args.out}: could not write {Path(exc.filename or '').name or 'the run'} "
+                          f"({exc.strerror or exc}); {kept}") from None
+    except BaseException:
+        folder.abort()
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder) -> int:
+    """Train and write the run's files into the folder's staging folder, put it in place once
+    it is complete, then check the views (a kill during that check keeps the new run)."""
+    stage, out = folder.staging, folder.out
+    for p in run_.spec.params:  # stored absolute: the run folder must load from anywhere
+        if p.type == "path" and run_.params.values.get(p.name):
+            run_.params.set(p.name, os.path.abspath(os.path.expanduser(run_.params.values[p.name])))
     config = {"model": run_.spec.id, "dataset": run_.dataset_spec.name, "data_path": args.data_path,
               "params": run_.params.values, "seed": run_.seed, "device": str(run_.device),
-              "steps": steps, "visgen_version": __version__}
-    rf.write_json(out / rf.CONFIG, config)
+              "steps": steps, "visgen_version": __version__, "run_id": uuid.uuid4().hex}
+    rf.write_json(stage / rf.CONFIG, config)
 
     declared = [s for v in run_.views if v.kind == "lines" for s in v.scalars]
-    metrics = rf.MetricsWriter(out / rf.METRICS, declared)
+    metrics = rf.MetricsWriter(stage / rf.METRICS, declared)
     run_.on_step = metrics.write
     bar = Progress(steps)
     print(f"training {run_.spec.id} on {run_.dataset_spec.name} for {steps} steps on {run_.device}", file=sys.stderr)
     t0 = time.perf_counter()
-    failure, interrupted = None, False
+    failure, interrupted = None, None
     try:
         run_.train(steps, progress=lambda s: bar.update(
             s, "  ".join(f"{k} {v:.4g}" for k, v in list(run_.scalars.latest.items())[:3])))
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+    except OSError:
+        raise  # writing metrics.csv failed: not the model's fault
     except Exception as exc:  # the model's code raised: keep what was trained, then say so
         failure = exc
     finally:
@@ -86,27 +133,38 @@ def run(args) -> int:
     outcome = ("interrupted" if interrupted else "failed" if failure is not None
                else "diverged" if st.state == RunState.DIVERGED else "finished")
 
-    saved = _save_checkpoint(run_, out / rf.CHECKPOINT)
+    saved = _save_checkpoint(run_, stage / rf.CHECKPOINT)
     summary = {"model": run_.spec.id, "dataset": run_.dataset_spec.name, "status": outcome, "steps": st.step,
+               "run_id": config["run_id"],
                "train_seconds": round(train_time, 3), "steps_per_second": round(st.step / max(train_time, 1e-9), 2),
                "final": rf.final_scalars(run_.scalars.series(), sparse=run_.scalars.sparse),
                "error": st.error, "diverged": str(st.diverged) if st.diverged else None,
                "checkpoint_step": st.step if saved is None else None}
     if saved is not None:
         summary["checkpoint_error"] = saved
+    rf.write_json(stage / rf.SUMMARY, summary)  # a consistent set from here on
     if outcome == "finished":
-        _evaluate(run_, out, summary)
-    rf.write_json(out / rf.SUMMARY, summary)
-    if outcome == "finished":  # dear views take seconds: the summary above is safe meanwhile
-        _check_views(run_, summary)
-        rf.write_json(out / rf.SUMMARY, summary)
+        try:
+            _evaluate(run_, stage, summary)
+        except KeyboardInterrupt as exc:  # training is done and saved: keep it, say what is missing
+            interrupted = exc
+            summary["evaluation_interrupted"] = True
+        rf.write_json(stage / rf.SUMMARY, summary)
+    folder.commit()
+    if outcome == "finished" and not interrupted:
+        try:
+            _check_views(run_, summary)  # dear views take seconds: the run is in place meanwhile
+            rf.write_json(out / rf.SUMMARY, summary)
+        except KeyboardInterrupt as exc:
+            interrupted = exc
 
     if failure is not None:
         return _report(args, who, f"failed at step {st.step + 1}", failure,
                        f"; kept {st.step} finished steps in {out}/")
     if interrupted:
-        print(f"visgen: interrupted at step {st.step}; kept what was trained in {out}/", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        what = "terminated" if isinstance(interrupted, Terminated) else "interrupted"
+        print(f"visgen: {what} at step {st.step}; kept what was trained in {out}/", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(interrupted, Terminated) else EXIT_INTERRUPTED
     if outcome == "diverged":
         print(f"visgen: {who} diverged: {st.message} Kept {st.step} steps in {out}/", file=sys.stderr)
         return EXIT_DIVERGED
@@ -120,6 +178,8 @@ def _save_checkpoint(run_: Run, path: Path):
     try:
         run_.save_checkpoint(path).result()
         return None
+    except OSError:
+        raise  # the disk, not the model: the whole run folder is abandoned (see run())
     except Exception as exc:
         print(f"visgen: warning: could not save {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return f"{type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ anything that would need unpickling arbitrary objects.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -25,9 +26,17 @@ def save_checkpoint(path, *, model: str, dataset: str, params: dict, seed: int, 
     blob = {"format": FORMAT, "version": VERSION, "model": model, "dataset": dataset,
             "dataset_path": None if dataset_path is None else str(dataset_path),
             "params": dict(params), "seed": int(seed), "step": int(step), "trainer": trainer_state}
+    # Serialised in memory first: torch.save's own writer reports a full disk as
+    # "unexpected pos 8960 vs 8848"; a plain write says "No space left on device".
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(buffer.getbuffer())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -45,7 +54,28 @@ def read_checkpoint(path) -> dict:
         raise CheckpointError(f"{path}: not a visgen checkpoint (no '{FORMAT}' header)")
     if blob.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} is not supported (want {VERSION})")
-    for key in ("model", "dataset", "params", "trainer"):
+    for key in ("model", "dataset", "params", "trainer", "seed", "step"):
         if key not in blob:
             raise CheckpointError(f"{path}: checkpoint lacks '{key}'")
+    check_header(path, blob)
     return blob
+
+
+def check_header(path, blob: dict) -> None:
+    """Check the types of a checkpoint's fields (not the weights, which only the trainer can
+    judge), so code that reads them never meets a list where a dict belongs."""
+    from .runfiles import MAX_SEED, MAX_STEP, check_int, require
+
+    def need(key, types, optional=False):
+        return require(path, blob, key, types, optional, error=CheckpointError)
+
+    need("model", str)
+    need("dataset", str)
+    need("dataset_path", (str, type(None)), optional=True)
+    need("trainer", dict)
+    bad = next((k for k in need("params", dict) if not isinstance(k, str)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: 'params' has a key {bad!r} that is not a parameter name")
+    # Runs trained before seeds were checked may hold a negative one; loading ignores it.
+    check_int(path, blob, "seed", -2**63, MAX_SEED, error=CheckpointError)
+    check_int(path, blob, "step", 0, MAX_STEP, error=CheckpointError)

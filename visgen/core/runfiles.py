@@ -49,8 +49,12 @@ def write_json(path: Path, data: dict) -> None:
     """Write ``data`` whole or not at all: a process killed mid-write leaves the old file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a file beside the whole one
+        raise
 
 
 def _jsonable(o):
@@ -61,14 +65,110 @@ def _jsonable(o):
     return str(o)
 
 
+#: Largest config.json read: visgen writes about 400 bytes, so anything near this is not a
+#: run's config, and reading it whole must not take the memory.
+MAX_CONFIG_BYTES = 1 << 20
+
+#: Seeds are 0 .. 2**63 - 1: a signed 64-bit integer, which torch's generators take and JSON
+#: readers in other languages keep exactly; one range, so each seed names one random stream.
+MAX_SEED = 2**63 - 1
+
+#: Largest step count a checkpoint may claim (a signed 64-bit integer, like seeds): a count
+#: beyond it is not one a run reached, and arithmetic on it could overflow.
+MAX_STEP = 2**63 - 1
+
+
 def read_config(run_dir) -> dict:
+    """Read a run folder's ``config.json`` and check every field (``check_config``) before
+    anything is built from it; raise VisgenError with one line naming the file."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise VisgenError(f"{run_dir}: not a visgen run folder (no {CONFIG})")
     try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise VisgenError(f"{path}: not valid JSON ({exc})") from None
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise VisgenError(f"{path}: {path.stat().st_size:,} bytes, too large for a run's config "
+                              f"(at most {MAX_CONFIG_BYTES:,})")
+        config = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise VisgenError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:  # "[[[[...": valid JSON nested deeper than Python recurses
+        raise VisgenError(f"{path}: not a run's config (JSON nested too deeply)") from None
+    except ValueError as exc:  # invalid JSON, or bytes that are not UTF-8
+        raise VisgenError(f"{path}: not valid JSON ({_first_line(exc)})") from None
+    check_config(path, config)
+    return config
+
+
+def check_config(path, config) -> None:
+    """Check the fields of a parsed ``config.json`` (at ``path``, for the message): types and
+    ranges only; model, dataset and parameter names are checked against the registry by
+    ``visgen.composition.load_run``."""
+    if not isinstance(config, dict):
+        raise VisgenError(f"{path}: holds {json_type(config)}, not a JSON object of run settings")
+    for key in ("model", "dataset"):
+        require(path, config, key, str)
+    require(path, config, "params", dict)
+    require(path, config, "data_path", (str, type(None)), optional=True)
+    require(path, config, "device", str, optional=True)
+    # Runs trained before seeds were checked may hold a negative one; loading ignores it.
+    check_int(path, config, "seed", -2**63, MAX_SEED, optional=True)
+    check_int(path, config, "steps", 0, MAX_STEP, optional=True)
+
+
+def require(path, blob: dict, key: str, types, optional: bool = False, error=VisgenError):
+    """``blob[key]`` if it is one of ``types``; ``error`` (a VisgenError) naming ``path`` and
+    ``key`` if it is missing (unless ``optional``) or of another type. A bool is never taken
+    for a number."""
+    if key not in blob:
+        if optional:
+            return None
+        raise error(f"{path}: no {key!r} field")
+    value = blob[key]
+    types = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        want = " or ".join(json_type(t) for t in types)
+        raise error(f"{path}: {key!r} must be {want}, got {_got(value)}")
+    return value
+
+
+def check_int(path, blob: dict, key: str, lo: int, hi: int, optional: bool = False, error=VisgenError):
+    """``blob[key]`` if it is an integer in [lo, hi] (JSON's 3.0 counts as 3), else ``error``
+    naming ``path`` and ``key``."""
+    if key not in blob:
+        return require(path, blob, key, int, optional, error)  # None, or "no 'key' field"
+    value = blob[key]
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+    if not whole or not lo <= value <= hi:
+        raise error(f"{path}: {key!r} must be an integer in [{_bound(lo)}, {_bound(hi)}], "
+                    f"got {_got(value)}")
+    return int(value)
+
+
+def _bound(n: int) -> str:
+    return {2**63 - 1: "2**63 - 1", -2**63: "-2**63"}.get(n, str(n))
+
+
+_JSON_NAMES = {dict: "an object", list: "a list", str: "text", int: "an integer", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def json_type(value_or_type) -> str:
+    """How JSON calls a value's type ("an object", "a list", "text", ...), for messages."""
+    t = value_or_type if isinstance(value_or_type, type) else type(value_or_type)
+    return _JSON_NAMES.get(t, t.__name__)
+
+
+def _got(value) -> str:
+    """A found value for a one-line message: its JSON type and repr, cut to 60 characters."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    text = repr(value)
+    return f"{json_type(value)} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def final_scalars(series: dict, last: int = 50, sparse=()) -> dict:
