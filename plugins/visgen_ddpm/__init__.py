@@ -55,7 +55,7 @@ PARAMS = [
     Param("conditional", False, type="bool", help="Train with labels (and label dropout) for guidance"),
     Param("p_uncond", 0.1, min=0.0, max=1.0, live=True, help="Label dropout probability"),
     Param("guidance", 3.0, min=0.0, max=20.0, live=True, help="Classifier-free guidance scale w"),
-    Param("vae_run", "", type="str",
+    Param("vae_run", "", type="path",
           help="Latent diffusion: folder of a saved vae run (visgen train vae ...); empty = pixel space"),
     Param("field_t", 100, type="int", min=0, max=3999, live=True,
           help="Timestep of the 2D noise-field view (scrubbing the forward process sets it)"),

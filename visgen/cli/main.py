@@ -22,8 +22,49 @@ COMMANDS = ("list", "train", "sample")
 class _Parser(argparse.ArgumentParser):
     """Reports a usage mistake on one line, like every other user error (usage: --help)."""
 
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    def error(self, message):  # main() prints it like every other user error, and returns 2
+        raise VisgenError(f"{message} (see {self.prog} --help)")
+
+
+#: Longest --quit-after: Qt's timers count milliseconds in a signed 32-bit integer
+#: (2**31 - 1 ms, about 24.8 days); a longer wait would overflow, not wait.
+MAX_QUIT_AFTER = (2**31 - 1) / 1000
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer in [0, MAX_SEED] (see ``visgen.core.runfiles``)."""
+    from ..core.runfiles import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 2**63 - 1]")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """``--quit-after``: a finite number of seconds in [0, MAX_QUIT_AFTER]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= MAX_QUIT_AFTER:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds in [0, {int(MAX_QUIT_AFTER):,}]")
+    return value
+
+
+def _check_device(args) -> None:
+    """Refuse a ``--device`` this machine lacks now, before data or models load (``auto`` and
+    ``cpu`` always exist; checking them would import torch for nothing)."""
+    device = getattr(args, "device", "auto")
+    if device not in ("auto", "cpu"):
+        from ..core.trainer import resolve_device
+        try:
+            resolve_device(device)
+        except VisgenError as exc:
+            raise VisgenError(f"--device: {exc}") from None
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -35,10 +76,10 @@ def _gui_parser() -> argparse.ArgumentParser:
                    help="hyperparameter of the --run models, set on each of them (repeatable)")
     p.add_argument("--side-by-side", action="store_true",
                    help="show every run at once instead of one tab at a time")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-path", help="file or folder for datasets that read one")
-    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long")
+    p.add_argument("--quit-after", type=_seconds, metavar="SECONDS", help="close the window after this long")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window when it closes")
     p.add_argument("--fresh-layout", action="store_true", help="ignore the saved dock layout")
     return p
@@ -57,9 +98,11 @@ def _sub_parser() -> argparse.ArgumentParser:
     tp.add_argument("--data-path", help="file or folder for datasets that read one")
     tp.add_argument("--steps", type=int, help="training steps (default: the model's default)")
     tp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--seed", type=_seed, default=0)
     tp.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    tp.add_argument("--out", required=True, help="run folder to write")
+    tp.add_argument("--out", required=True, help="run folder to write (new or empty; see --overwrite)")
+    tp.add_argument("--overwrite", action="store_true",
+                    help="replace the run already in --out, once the new one is complete")
     tp.add_argument("--traceback", action="store_true", help="print the whole traceback when the model fails")
 
     sp = sub.add_parser("sample", help="sample from a saved run")
@@ -67,7 +110,7 @@ def _sub_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=int, default=64)
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="sampling parameters, e.g. a sampler (structural ones must match the run)")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--device", default="auto")
     sp.add_argument("--out", required=True, help="PNG grid, or CSV for 2D points")
     return p
@@ -83,12 +126,14 @@ def main(argv=None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             args = _sub_parser().parse_args(argv)
+            _check_device(args)
             import importlib
             return importlib.import_module(f".{args.command}_command", __package__).run(args)
         if argv and not argv[0].startswith("-"):
             raise VisgenError(f"unknown command {argv[0]!r}; valid: {', '.join(COMMANDS)} "
                               f"(or no command to open the window)")
         args = _gui_parser().parse_args(argv)
+        _check_device(args)
         from ..gui.app import run_gui
         return run_gui(args)
     except VisgenError as exc:

@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 from .errors import ParamError, UnknownNameError
 
-_TYPES = ("float", "int", "bool", "choice", "str")
+_TYPES = ("float", "int", "bool", "choice", "str", "path")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -20,6 +20,8 @@ class Param:
     ``live`` parameters (learning rate, beta) may change while a run trains and
     apply at the next step; the others shape the model and need a reset.
     ``log`` asks the GUI to treat the range logarithmically (a log-scaled slider).
+    A ``path`` is text naming a file or folder: ``visgen train`` stores it absolute, so
+    the run folder loads from anywhere.
     ``kind_defaults`` overrides the default for a data kind or a named dataset,
     e.g. ``{"images": 128}`` where images want a smaller batch than 2D points, or
     ``{"shapes": 4.0}`` for the data set an experiment is built on; a dataset name
@@ -117,7 +119,7 @@ class Param:
             if value not in self.choices:
                 raise bad
             return value
-        if self.type == "str":
+        if self.type in ("str", "path"):
             if not isinstance(value, str):
                 raise bad
             return value

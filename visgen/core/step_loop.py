@@ -15,7 +15,7 @@ import traceback as tb
 from typing import TYPE_CHECKING, Callable, Optional
 
 from . import trace
-from .errors import CheckpointError, PluginError, VisgenError
+from .errors import CheckpointError, DataError, PluginError, VisgenError
 from .live_metrics import LiveCoverage
 from .rng import rng_set_aside
 from .snapshots import ViewProblem
@@ -23,6 +23,10 @@ from .status import Divergence, RunState
 
 if TYPE_CHECKING:
     from .run import Run
+
+#: Fewest examples a data set must hold to train on: one example is no distribution, and
+#: batch norm (DCGAN, WGAN-GP on images) raises on a batch of one in training mode.
+MIN_EXAMPLES = 2
 
 
 class StepLoop:
@@ -62,6 +66,10 @@ class StepLoop:
         run = self.run
         self.device = self.device or resolve_device(run.device_name)
         data = self.load_data()
+        if len(data) < MIN_EXAMPLES:
+            raise DataError(f"{data.source}: {len(data)} example in data set {data.name}; training needs "
+                            f"at least {MIN_EXAMPLES} (one is no distribution to learn, and batch norm "
+                            f"needs two per batch)")
         torch.manual_seed(run.seed)
         np.random.seed(run.seed % 2**32)
         ctx = TrainContext(spec=run.spec, dataset=data, params=dict(params), device=self.device,
@@ -282,10 +290,16 @@ class StepLoop:
         blob = read_checkpoint(path)
         if blob["model"] != run.spec.id:
             raise CheckpointError(f"{path}: checkpoint is for model {blob['model']!r}, not {run.spec.id!r}")
+        if blob["dataset"] != run.dataset_spec.name:  # same shapes (ring8, moons) would load silently
+            raise CheckpointError(f"{path}: trained on {blob['dataset']!r}, this run uses "
+                                  f"{run.dataset_spec.name!r}; load it into a run on {blob['dataset']!r}")
         params = dict(run.params.values)
         for k, v in blob["params"].items():
             if k in run.params.values and not run.params[k].live:
-                params[k] = run.params[k].parse(v)
+                try:
+                    params[k] = run.params[k].parse(v)
+                except VisgenError as exc:
+                    raise CheckpointError(f"{path}: {exc}") from None
         trainer = self.make_trainer(params)
         try:
             trainer.load_state_dict(blob["trainer"])

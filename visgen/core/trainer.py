@@ -160,13 +160,18 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
+    """``auto`` picks CUDA when present, else the CPU. Any other name must be a device this
+    machine has (``cpu``, ``cuda``, ``cuda:N``); VisgenError names it and those available."""
+    from .errors import VisgenError
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from .errors import VisgenError
-        raise VisgenError("device cuda requested but no CUDA GPU is available; use --device cpu or auto")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        from .errors import VisgenError
-        raise VisgenError(f"unknown device {name!r}; valid: auto, cpu, cuda")
-    return torch.device(name)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    available = ["auto", "cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(count)] if count else [])
+    if name in available:
+        return torch.device(name)
+    if name == "cuda" or name.startswith("cuda:"):
+        have = f"{count} CUDA GPU{'s' * (count != 1)}" if count else "no CUDA GPU"
+        raise VisgenError(f"device {name!r} is not available: this machine has {have}; "
+                          f"available: {', '.join(available)}")
+    raise VisgenError(f"unknown device {name!r}; available: {', '.join(available)}")
