@@ -416,11 +416,14 @@ class Run:
                 with self._cond:
                     while not self._stop.is_set() and not self._has_work():
                         self._cond.wait(0.25)
-                    if self._stop.is_set():
-                        break
+                    stopping = self._stop.is_set()
                     commands, live = self._take_inbox()
                     running = self._status.state == RunState.RUNNING
-                    phase = self._steps.popleft() if self._steps else None if running else _NO_STEP
+                    phase = self._steps.popleft() if self._steps and not stopping else None if running else _NO_STEP
+                if stopping:
+                    if commands:  # asked for before the stop, so still done: Save, then Close at once
+                        loop.turn(commands, live, step=False)
+                    break
                 loop.turn(commands, live, phase, step=phase is not _NO_STEP)
                 if self._delay > 0 and self._status.state == RunState.RUNNING:
                     self._stop.wait(self._delay)

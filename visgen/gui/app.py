@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 from ..core.errors import VisgenError
 from ..core.threads import quiet_openmp
@@ -47,6 +48,8 @@ def run_gui(args) -> int:
         raise VisgenError("no display found: start visgen from a desktop session, under a virtual "
                           "screen (xvfb-run visgen), or headless with QT_QPA_PLATFORM=offscreen "
                           "--quit-after S --screenshot PNG; 'visgen train' needs no display")
+    if args.screenshot:
+        _check_screenshot_path(args.screenshot)  # now, not after a session of training
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -63,13 +66,14 @@ def run_gui(args) -> int:
         window.resize(window.size().boundedTo(window.screen().availableGeometry().size()))
     window.show()
 
+    failed = []
     if args.screenshot:
         shot = args.screenshot
 
         def save_screenshot():
             window._pull()  # draw whatever arrived since the last tick
             if not window.grab().save(shot):
-                print(f"visgen: could not write screenshot {shot}", file=sys.stderr)
+                failed.append(f"--screenshot {shot}: could not write the picture there")
         window.before_close = save_screenshot
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
@@ -81,8 +85,25 @@ def run_gui(args) -> int:
     wake.start(250)
     status = app.exec()
     wake.stop()
+    for line in failed:
+        print(f"visgen: error: {line}", file=sys.stderr)
+        status = status or 2
     _exit_without_stuck_workers(window, status)
     return status
+
+
+def _check_screenshot_path(path: str) -> None:
+    """A PNG in a folder that exists and can be written, or one line saying what is wrong."""
+    target = Path(path)
+    if target.suffix.lower() != ".png":
+        raise VisgenError(f"--screenshot {path}: must end in .png")
+    if target.is_dir():
+        raise VisgenError(f"--screenshot {path}: is a folder; name a .png file")
+    folder = target.parent
+    if not folder.is_dir():
+        raise VisgenError(f"--screenshot {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise VisgenError(f"--screenshot {path}: cannot write in {folder}")
 
 
 def _exit_without_stuck_workers(window, status: int) -> None:

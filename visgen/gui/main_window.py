@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.panel.current_changed.connect(self._current_changed)
         self.panel.close_run_requested.connect(self.close_run)
         self.panel.reset_requested.connect(self.reset_run)
+        self.panel.file_result.connect(self._show_file_result)  # a method: queued from the worker
         self.panel.model_box.currentIndexChanged.connect(lambda _i: self._show_theory(self.panel.model_id))
         self._show_theory(self.panel.model_id)
 
@@ -202,6 +203,10 @@ class MainWindow(QMainWindow):
 
     def _save_layout(self, page: RunPage) -> None:
         self.settings.setValue(page.layout_key, page.save_layout())
+
+    @Slot(str, bool)
+    def _show_file_result(self, text: str, error: bool) -> None:
+        self.statusBar().showMessage(("error: " if error else "") + text, 15_000)
 
     @Slot(object)
     def reset_run(self, run: Run) -> None:

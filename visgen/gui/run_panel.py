@@ -26,6 +26,9 @@ class RunPanel(QWidget):
     current_changed = Signal(object)  # Run or None
     close_run_requested = Signal(object)
     reset_requested = Signal(object)
+    #: the outcome of a Save or Load (text, is_error), emitted from the worker: the window shows it
+    #: in its status bar too, which still stands when the run has been closed meanwhile
+    file_result = Signal(str, bool)
 
     def __init__(self, registry, parent=None):
         super().__init__(parent)
@@ -282,7 +285,8 @@ class RunPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", f"{run.spec.id}.pt", "Checkpoints (*.pt)")
         if path:
             self.notes[run] = (f"saving {path}…", False)
-            run.save_checkpoint(path).add_done_callback(lambda f: self._note(run, f, f"saved {path}"))
+            run.save_checkpoint(path).add_done_callback(
+                lambda f: self._note(run, f, f"saved {path}", f"could not save {path}"))
 
     def _load(self) -> None:
         run = self.current
@@ -297,13 +301,19 @@ class RunPanel(QWidget):
         A bad file leaves the run as it was. Returns the Future."""
         self.notes[run] = (f"loading {path}…", False)
         fut = run.load_checkpoint(path)
-        fut.add_done_callback(lambda f: self._note(run, f, f"loaded {path}"))
+        fut.add_done_callback(lambda f: self._note(run, f, f"loaded {path}", f"could not load {path}"))
         return fut
 
-    def _note(self, run, fut, ok_text: str) -> None:
+    def _note(self, run, fut, ok_text: str, failed_text: str) -> None:
         # Runs in the worker thread: only store the text; update_controls shows it.
         exc = fut.exception()
-        self.notes[run] = (ok_text, False) if exc is None else (str(exc), True)
+        if exc is None:
+            self.notes[run] = (ok_text, False)
+        elif isinstance(exc, OSError):  # the file system's words, with the file the learner chose
+            self.notes[run] = (f"{failed_text}: {exc.strerror or exc}", True)
+        else:  # visgen's own errors name the file already
+            self.notes[run] = (str(exc), True)
+        self.file_result.emit(f"{run.name}: {self.notes[run][0]}", exc is not None)  # queued to the GUI thread
 
 
 def status_html(st, note=None) -> str:
