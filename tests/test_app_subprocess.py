@@ -102,3 +102,12 @@ def test_stress_2d_scatter_updates_do_not_crash(tmp_path):
     counts = {k: tinted_pixels(img, PALETTE[k]) for k in CLASS_ONLY}
     assert all(counts[k] >= 50 for k in (3, 4, 5, 6)), counts
     assert counts[8] < 20 and counts[9] < 20, counts
+
+
+def test_quitting_while_an_image_diffusion_run_is_busy_exits_0(tmp_path):
+    """ddpm:digits is inside a dear step or view most of the time; quitting once aborted the
+    process ("terminate called without an active exception", exit 134) in 2 of 3 tries."""
+    for _ in range(2):
+        proc = visgen(tmp_path, "--run", "ddpm:digits", "--quit-after", "6", "--fresh-layout", timeout=60)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "terminate called" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]

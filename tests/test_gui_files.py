@@ -89,3 +89,20 @@ def test_load_of_another_data_set_leaves_the_run_as_it_was(registry, tmp_path, s
         moons.load_checkpoint(path).result(timeout=30)
     assert moons.step == 5
     assert all((before[k] == v).all() for k, v in moons.trainer.model.state_dict().items())
+
+
+def test_reset_early_in_an_image_diffusion_run_keeps_the_window_responsive(qtbot, make_window):
+    """Reset once froze the window 5 s and failed while ddpm:digits built its first views."""
+    from conftest import registry_with
+
+    window = make_window(registry_with("ddpm"))
+    run = window.new_run("ddpm", "digits")
+    run.start()
+    qtbot.waitUntil(lambda: run.step >= 1, timeout=WAIT)
+    t0 = time.monotonic()
+    window.reset_run(run)
+    assert time.monotonic() - t0 < 0.2                 # the window does not wait for the worker
+    qtbot.waitUntil(lambda: run.step == 0 and run.status.generation > 0, timeout=WAIT)
+    run.start()
+    qtbot.waitUntil(lambda: run.step >= 2, timeout=WAIT)
+    assert run.status.error is None

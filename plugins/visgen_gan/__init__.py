@@ -27,6 +27,11 @@ Kantorovich–Rubinstein duality:</p>
 <b>WGAN</b> keeps <i>f</i> Lipschitz by clipping weights to [−<i>c</i>, <i>c</i>] (with RMSprop);
 <b>WGAN-GP</b> adds a gradient penalty on interpolates <i>x̂</i> = ε<i>x</i> + (1 − ε)<i>G</i>(<i>z</i>):</p>
 <p class="eq">λ 𝔼<sub><i>x̂</i></sub>[(‖∇<sub><i>x̂</i></sub> <i>f</i>(<i>x̂</i>)‖<sub>2</sub> − 1)²]</p>
+<p>Clipping is the problem the penalty cures: a critic whose weights stay within ±<i>c</i> can
+only be a very smooth function, so it pushes fakes towards the data but not onto it. On ring8
+(seed 0, one CPU core) clipped WGAN reaches all 8 modes within 1,000 steps, yet only about 4 % of
+its samples lie near a mode after 3,000 steps (a minute) and 40 % after 12,000; WGAN-GP has more
+than half of them there within about 2,000 steps.</p>
 <p>WGAN-GP on images uses the published settings: λ = 10, 5 critic steps per generator step,
 Adam with β₁ = 0, β₂ = 0.9; watch the gradient-norm curve settle at 1. The penalty is per
 sample, so the critic has no batch norm (it would mix the samples of a batch). On the 8×8

@@ -48,7 +48,9 @@ class RunFolder:
         out = self.out
         if out.name in ("", ".", ".."):
             raise VisgenError(f"--out {out}: name a run folder, not {str(out)!r}")
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
+        if out.is_symlink():  # swapping would replace the link, not the folder it names
+            raise VisgenError(f"--out {out}: is a link; name the folder itself ({os.path.realpath(out)})")
+        if out.exists() and not out.is_dir():
             raise VisgenError(f"--out {out}: is a file, not a folder")
         if out.is_dir():
             entries = _entries(out)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError
+from .read_errors import read_errors
 from ..core.dataset import Dataset, check_values
 
 
@@ -65,37 +66,28 @@ def _lines(f, path: Path):
 
 def _rows(path: Path):
     """(line number, stripped fields) for every non-blank, non-comment line, read lazily."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_CSV_BYTES:
-                raise DataError(f"{path}: {size / 2**20:.0f} MiB, over the {MAX_CSV_BYTES / 2**20:g} MiB "
-                                "limit for a CSV file")
-            # strict: an unterminated quote is an error, not a field swallowing the rest of the file
-            reader = csv.reader(_lines(f, path), strict=True)
-            while True:
-                start = reader.line_num + 1  # where the next record begins
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    if "unexpected end of data" in str(exc):
-                        raise DataError(f"{path} line {start}: unterminated quote: a \" there is never "
-                                        "closed") from None
-                    raise DataError(f"{path} line {reader.line_num}: {exc}") from None
-                fields = [c.strip() for c in row]
-                if any(fields) and not fields[0].startswith("#"):
-                    # line_num counts physical lines, so quoted newlines keep numbers right.
-                    yield reader.line_num, fields
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a CSV file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with read_errors(path, "a CSV file"), open(path, newline="", encoding="utf-8-sig") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_CSV_BYTES:
+            raise DataError(f"{path}: {size / 2**20:.0f} MiB, over the {MAX_CSV_BYTES / 2**20:g} MiB "
+                            "limit for a CSV file")
+        # strict: an unterminated quote is an error, not a field swallowing the rest of the file
+        reader = csv.reader(_lines(f, path), strict=True)
+        while True:
+            start = reader.line_num + 1  # where the next record begins
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    raise DataError(f"{path} line {start}: unterminated quote: a \" there is never "
+                                    "closed") from None
+                raise DataError(f"{path} line {reader.line_num}: {exc}") from None
+            fields = [c.strip() for c in row]
+            if any(fields) and not fields[0].startswith("#"):
+                # line_num counts physical lines, so quoted newlines keep numbers right.
+                yield reader.line_num, fields
 
 
 def load_csv_points(path=None) -> Dataset:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..core.errors import DataError
 from ..core.dataset import MAX_DATA_BYTES, Dataset, check_values
+from .read_errors import read_errors
 
 MAX_IDX_VALUES = MAX_DATA_BYTES // 4
 """Most values (bytes) one IDX file may hold: each becomes a 4-byte float32, so this is the
@@ -57,17 +57,8 @@ def read_idx(path, magic: int) -> np.ndarray:
     size plus one byte is ever decompressed, so a gzip bomb costs nothing.
     """
     path = Path(path)
-    try:
-        with _open(path) as f:
-            return _read_stream(f, path, magic)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected an IDX file") from None
-    except EOFError:
-        raise DataError(f"{path}: gzip data is truncated") from None
-    except (OSError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    with read_errors(path, "an IDX file"), _open(path) as f:
+        return _read_stream(f, path, magic)
 
 
 def _read_stream(f, path: Path, magic: int) -> np.ndarray:
