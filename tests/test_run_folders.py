@@ -85,7 +85,7 @@ def test_an_earlier_run_is_not_replaced_without_overwrite(old_run, capsys):
     assert fingerprint(out) == before and leftovers(out) == []
 
 
-@pytest.mark.parametrize("case", ["a file", "under a file", "a folder of other files"])
+@pytest.mark.parametrize("case", ["a file", "under a file", "a folder of other files", "a link"])
 def test_out_that_cannot_hold_a_run_is_refused(tmp_path, capsys, case):
     target = tmp_path / "x"
     if case == "a file":
@@ -93,6 +93,9 @@ def test_out_that_cannot_hold_a_run_is_refused(tmp_path, capsys, case):
     elif case == "under a file":
         (tmp_path / "f").write_text("notes")
         target = tmp_path / "f" / "run"
+    elif case == "a link":  # a swap would replace the link, not the folder it names
+        (tmp_path / "real").mkdir()
+        target.symlink_to(tmp_path / "real")
     else:
         target.mkdir()
         (target / "thesis.tex").write_text("mine")

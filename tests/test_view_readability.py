@@ -264,3 +264,18 @@ def test_sparse_series_get_no_smoothing_slider(qtbot):
     view.show_scalars({"modes_covered": (np.arange(0, 1000, 250), np.array([0, 5, 8, 8.0])),
                        "loss": (np.arange(1000), rng.random(1000))})
     assert view.smoothing.isVisible() and view.smooth_label.isVisible()
+
+
+def test_a_picture_view_says_what_it_will_show_before_its_first_picture(qtbot):
+    """'Decoded from click' is filled by a click elsewhere: an empty box would not say so."""
+    from visgen.core.snapshots import ImageGrid
+
+    view = make(qtbot, "image_grid", "image_grid:ImageGridView", help="Click a point in the latent space")
+    assert view.freshness.text() == "Click a point in the latent space"
+    snap = ImageGrid(np.zeros((1, 8, 8)))
+    snap.step = 12
+    view.show_snapshot(snap)
+    view.show_freshness("step 12")
+    assert view.freshness.text() == "step 12"
+    view.clear()  # a Reset: nothing shown, the hint is back
+    assert view.freshness.text() == "Click a point in the latent space"

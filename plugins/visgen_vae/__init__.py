@@ -44,7 +44,8 @@ VIEWS = [
     ViewDecl("samples2d", "scatter", "Data and decoded samples", datasets=("points",)),
     ViewDecl("recon", "image_grid", "Input vs reconstruction", datasets=("images",)),
     ViewDecl("traversal", "image_grid", "Latent traversal", datasets=("images",)),
-    ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",)),
+    ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",),
+             help="Click a point in the latent space: its decoding shows here and follows the model"),
     ViewDecl("kl_dims", "bars", "KL per latent dimension"),
 ]
 

@@ -48,6 +48,10 @@ class View(QWidget):
         self.freshness.setTextFormat(Qt.PlainText)
         self.freshness.setMinimumWidth(1)  # a long note must not widen the dock
         self.stale = False
+        # Before its first picture, a picture view says what it will show (a click target
+        # would otherwise be an empty box nobody knows how to fill).
+        self.empty_text = decl.help if decl is not None and not decl.scalars else ""
+        self.freshness.setText(self.empty_text)
         self.layout_.addWidget(self.freshness)
         # Why this view shows nothing (the model's view raised, or sent what it cannot draw).
         self.problem = QLabel(objectName="view-problem", wordWrap=True)
@@ -73,6 +77,7 @@ class View(QWidget):
     def show_freshness(self, text: str, stale: bool = False, why: str = "") -> None:
         """Say which step the picture is from; ``stale`` colours it and ``why`` (the tooltip)
         says what keeps it old and what would refresh it."""
+        text = text or (self.empty_text if self.last_snapshot is None else "")
         if text != self.freshness.text():
             self.freshness.setText(text)
         if stale != self.stale:
