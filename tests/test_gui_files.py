@@ -106,3 +106,16 @@ def test_reset_early_in_an_image_diffusion_run_keeps_the_window_responsive(qtbot
     run.start()
     qtbot.waitUntil(lambda: run.step >= 2, timeout=WAIT)
     assert run.status.error is None
+
+
+def test_headless_launches_keep_the_window_full_size(tmp_path):
+    """offscreen's nominal 800x800 screen made each restored window smaller than the last."""
+    from PIL import Image
+
+    for i in range(2):
+        shot = tmp_path / f"s{i}.png"
+        proc = visgen(tmp_path, "--run", "vae", "--quit-after", "3", "--screenshot", str(shot))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        with Image.open(shot) as im:
+            assert im.size == (1600, 1000), f"launch {i + 1}: {im.size}"

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow,
                                QScrollArea, QSplitter, QTabBar, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
@@ -79,6 +79,11 @@ class MainWindow(QMainWindow):
             geometry = self.settings.value("geometry")
             if geometry is not None:
                 self.restoreGeometry(geometry)
+            size = self.settings.value("size")
+            # The offscreen platform's 800x800 "screen" is nominal, yet restoreGeometry clamps to
+            # it: each headless launch (screenshots, CI) would shrink the window further.
+            if size is not None and QGuiApplication.platformName() == "offscreen":
+                self.resize(size)
             state = self.settings.value("state")
             restored = state is not None and self.restoreState(state, LAYOUT_VERSION)
             self.side_by_side.setChecked(self.settings.value("side_by_side", False, type=bool))
@@ -362,6 +367,7 @@ class MainWindow(QMainWindow):
         self.theory.shutdown()
         self.settings.setValue("layout_version", LAYOUT_VERSION)
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("size", self.size())
         self.settings.setValue("state", self.saveState(LAYOUT_VERSION))
         self.settings.setValue("side_by_side", self.side_by_side.isChecked())
         self.settings.sync()
