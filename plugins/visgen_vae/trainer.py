@@ -26,6 +26,9 @@ class VAETrainer(Trainer):
         if likelihood == "auto":
             likelihood = "bernoulli" if data.kind == "images" else "gaussian"
         self.model = VAE(data.image_shape, p["latent_dim"], p["hidden"], p["arch"], likelihood).to(self.device)
+        # The ELBO bounds log p(x) only where p(x|z) is a density: a Gaussian decoder is one; a
+        # Bernoulli decoder on grey pixels is not (it does not integrate to 1 over [0, 1]).
+        self.likelihood = "bound" if likelihood == "gaussian" else None
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p["lr"])
         self.data = BatchSampler(data.x, data.labels, self.device)
         gen = torch.Generator().manual_seed(ctx.seed)
@@ -151,6 +154,17 @@ class VAETrainer(Trainer):
         return to_numpy(mean.clamp(0, 1) if self.dataset.kind == "images" else mean)
 
     @torch.no_grad()
+    @torch.no_grad()
+    def log_likelihood(self, x):
+        """The ELBO per example, E_q[log p(x|z)] - KL(q(z|x) || p(z)) (one z each): a lower
+        bound on log p(x) in nats, for a Gaussian decoder."""
+        if self.likelihood is None:
+            raise NotImplementedError("a Bernoulli decoder on grey pixels is not a density")
+        mu, log_var = self.model.encode(x)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+        kl = (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).sum(1)
+        return -(self.model.recon_nll(x, self.model.decode(z)) + kl)
+
     def summary(self):
         """Negative ELBO on up to 2,000 training points: an upper bound on -log p(x)."""
         with evaluating(self.model):

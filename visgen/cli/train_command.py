@@ -25,6 +25,7 @@ from ..composition import default_registry
 from ..core import runfiles as rf
 from ..core.errors import PluginError, VisgenError
 from ..core.evaluation import evaluate
+from ..core.likelihood import heldout_nll
 from ..core.run import Run
 from ..core.run_folder import RunFolder
 from ..core.status import RunState
@@ -205,6 +206,7 @@ def _evaluate(run_: Run, out: Path, summary: dict) -> None:
     shown = samples if run_.dataset.kind == "points" else samples[:wanted]
     rf.save_samples_png(out / rf.SAMPLES, shown, run_.dataset, nrow=trainer.grid_columns)
     summary.update(result)
+    summary.update(heldout_nll(trainer, run_.heldout, budget=trainer.summary_budget))
     summary.update(trainer.summary())
 
 

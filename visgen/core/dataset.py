@@ -55,6 +55,12 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
+    def subset(self, index) -> "Dataset":
+        """The examples at ``index`` (a held-out part, a training part), same name and kind."""
+        return Dataset(name=self.name, kind=self.kind, x=self.x[index],
+                       labels=None if self.labels is None else self.labels[index],
+                       class_names=self.class_names, source=self.source, mixture=self.mixture)
+
     @property
     def num_classes(self) -> int:
         if self.labels is None:

@@ -153,7 +153,13 @@ class Run:
 
     @property
     def dataset(self):
+        """The data the trainer trains on (the run's data set less its held-out part)."""
         return self._loop.dataset
+
+    @property
+    def heldout(self):
+        """The examples set aside for held-out likelihood (None for tiny data sets)."""
+        return self._loop.heldout
 
     @property
     def device(self):

@@ -36,6 +36,7 @@ class StepLoop:
         self.run = run
         self.trainer = None
         self.dataset = None
+        self.heldout = None
         self.device = None
         self.coverage: Optional[LiveCoverage] = None
         self.view_step: dict = {}   # view id -> step its last snapshot was taken at
@@ -46,13 +47,16 @@ class StepLoop:
 
     # -- building -----------------------------------------------------------------
     def load_data(self):
-        """Load the run's dataset once; a data error names the file."""
+        """Load the run's dataset once (a data error names the file) and set its held-out part
+        aside: the trainer sees only the rest (``visgen.core.likelihood``)."""
         if self.dataset is None:
+            from .likelihood import split_heldout
             from .spec import resolve
 
             spec = self.run.dataset_spec
             loader = resolve(spec.loader)
-            self.dataset = loader(path=self.run.dataset_path or spec.default_path, **self.run.dataset_options)
+            full = loader(path=self.run.dataset_path or spec.default_path, **self.run.dataset_options)
+            self.dataset, self.heldout = split_heldout(full, self.run.seed)
         return self.dataset
 
     def make_trainer(self, params: dict):

@@ -53,6 +53,9 @@ class Trainer:
     #: full picture is dear (a 1,000-step sampler) may then draw a cheaper one and say so in
     #: the snapshot's ``preview``; the full picture is taken when the run pauses or steps.
     previewing: bool = False
+    #: what ``log_likelihood`` gives: "exact" (flows, autoregressive models), "bound" (a lower
+    #: bound on log p: the VAE's ELBO, DDPM's variational bound) or None (no likelihood: GANs)
+    likelihood: Optional[str] = None
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
@@ -121,6 +124,18 @@ class Trainer:
         """
         with self.evaluation():
             return self.sample(n)
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) in nats, one value per example of the batch ``x`` (on the trainer's device,
+        as the dataset holds it: (n, 2) points, or (n, C, H, W) images in [0, 1]).
+
+        A density in the data's own units: a model of discrete pixels (PixelCNN with K levels)
+        returns log P(levels) + D log K, the density of spreading each level's probability
+        uniformly over its 1/K-wide bin, so every family's numbers compare. A lower bound where
+        ``likelihood`` is "bound". The runtime turns it into held-out nats and bits per
+        dimension (``visgen.core.likelihood``); models without one leave this as it is.
+        """
+        raise NotImplementedError
 
     def summary(self) -> dict:
         """Extra final metrics for ``summary.json`` (name -> float)."""

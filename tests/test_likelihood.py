@@ -1,0 +1,81 @@
+"""Held-out likelihood, one way for every family: the data set aside is never trained on, the
+numbers are per data point in nats and bits per dimension, and each says exact, bound or none."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import registry_with
+
+from visgen.core.dataset import Dataset
+from visgen.core.likelihood import bits_per_dim, heldout_nll, split_heldout
+from visgen.core.run import Run
+
+
+def points(n):
+    return Dataset("p", "points", np.random.default_rng(0).normal(size=(n, 2)))
+
+
+def test_split_keeps_a_seeded_tenth_aside_and_trains_on_the_rest():
+    data = points(500)
+    train, held = split_heldout(data, seed=1)
+    assert (len(train), len(held)) == (450, 50)
+    rows = {tuple(r) for r in train.x} | {tuple(r) for r in held.x}
+    assert len(rows) == 500                                    # disjoint, and nothing lost
+    again, _ = split_heldout(data, seed=1)
+    assert np.array_equal(again.x, train.x)                    # the seed decides
+    assert not np.array_equal(split_heldout(data, seed=2)[0].x, train.x)
+    tiny, none = split_heldout(points(5), seed=0)              # too small to spare any
+    assert none is None and len(tiny) == 5
+
+
+def test_a_run_trains_only_on_its_training_part():
+    run = Run(registry_with("vae"), "vae", "ring8", params={"hidden": 32}, dataset_options={"n": 400})
+    run.build()
+    assert len(run.dataset) == 360 and len(run.heldout) == 40
+    seen = {tuple(r) for r in run.trainer.data.x.numpy()}
+    assert not seen & {tuple(r) for r in run.heldout.x}
+
+
+def test_bits_per_dim_conventions():
+    img = Dataset("i", "images", np.zeros((1, 1, 2, 2)))
+    # a uniform density on [0, 1]^4 costs 8 bits per 8-bit pixel
+    assert bits_per_dim(0.0, img) == pytest.approx(8.0)
+    assert bits_per_dim(2 * math.log(2), points(3)) == pytest.approx(1.0)
+
+
+class Gaussian2D:
+    """A trainer stand-in: the standard normal density, known in closed form."""
+    likelihood, device = "exact", torch.device("cpu")
+
+    def evaluation(self):
+        import contextlib
+        return contextlib.nullcontext()
+
+    def log_likelihood(self, x):
+        return -0.5 * (x ** 2).sum(1) - math.log(2 * math.pi)
+
+
+def test_heldout_nll_is_the_mean_negative_log_likelihood():
+    held = points(300)
+    out = heldout_nll(Gaussian2D(), held, chunk=64)
+    want = -np.mean(-0.5 * (held.x.astype(np.float64) ** 2).sum(1) - math.log(2 * math.pi))
+    assert out["likelihood"] == "exact" and out["heldout_examples"] == 300
+    assert out["nll_nats"] == pytest.approx(want, rel=1e-6)
+    assert out["bits_per_dim"] == pytest.approx(want / (2 * math.log(2)), rel=1e-6)
+
+
+def test_a_model_without_likelihood_says_so():
+    class GAN:
+        likelihood = None
+    assert heldout_nll(GAN(), points(10)) == {"likelihood": None, "why": "this model has no likelihood"}
+
+
+def test_vae_elbo_is_a_bound_for_a_gaussian_decoder_and_none_for_bernoulli_on_grey_pixels():
+    run = Run(registry_with("vae"), "vae", "ring8", params={"hidden": 32}, dataset_options={"n": 400})
+    run.train(200)
+    out = heldout_nll(run.trainer, run.heldout)
+    assert out["likelihood"] == "bound" and math.isfinite(out["nll_nats"])
+    digits = Run(registry_with("vae"), "vae", "digits", params={"hidden": 32})
+    digits.build()
+    assert heldout_nll(digits.trainer, digits.heldout)["likelihood"] is None
