@@ -518,3 +518,14 @@ def test_old_status_mirrors_still_work_but_say_where_to_read(make_run):
     assert [str(w.message).split(";")[0] for w in caught] == ["Run.message is deprecated",
                                                              "Run.needs_reset is deprecated"]
     assert all(w.category is DeprecationWarning and w.filename == __file__ for w in caught)
+
+
+def test_the_coverage_view_comes_only_with_mixture_data():
+    """Modes covered means nothing on moons: its dock would stay empty for good."""
+    from conftest import registry_with
+
+    reg = registry_with("vae")
+    assert "coverage" in [v.id for v in Run(reg, "vae", "ring8").views]
+    assert "coverage" in [v.id for v in Run(reg, "vae", "grid25").views]
+    assert "coverage" not in [v.id for v in Run(reg, "vae", "moons").views]
+    assert "coverage" not in [v.id for v in Run(reg, "vae", "digits").views]

@@ -101,7 +101,8 @@ class Run:
         self.slots = SnapshotSlots()
         self.demand = Demand()
         declared = {v.id for v in self.spec.views}
-        extra = [v for v in RUNTIME_VIEWS if v.id not in declared]  # a model's own view of that id wins
+        extra = [v for v in RUNTIME_VIEWS if v.id not in declared  # a model's own view of that id wins
+                 and (v.id != "coverage" or self.dataset_spec.mixture)]  # no modes, nothing to count
         self.views: list = [v for v in (*self.spec.views, *extra) if self.dataset_spec.kind in v.datasets]
 
         self._cond = threading.Condition()

@@ -104,7 +104,9 @@ class DatasetSpec:
     ``DataError`` with a one-line message naming the file on bad input.
     ``available()`` returns ``(True, "")`` or ``(False, why)`` cheaply (no loading).
     ``takes_path`` datasets read from a file or folder; ``default_path`` is used
-    when none is given.
+    when none is given. ``mixture`` datasets are Gaussian mixtures whose loader sets
+    ``Dataset.mixture``: the runtime measures mode coverage on them (and shows its
+    view only for them).
     """
 
     name: str
@@ -114,6 +116,7 @@ class DatasetSpec:
     summary: str = ""
     takes_path: bool = False
     default_path: Optional[str] = None
+    mixture: bool = False
     available: Callable[..., tuple] = field(default=lambda path=None: (True, ""))
 
     def __post_init__(self):

@@ -27,6 +27,9 @@ _TOYS = (
 )
 
 
+_MIXTURES = ("ring8", "grid25")  # their loaders set Dataset.mixture: mode coverage applies
+
+
 def _fashion_available(path=None) -> tuple:
     ok, why = idx_folder_status(path or FASHION_MNIST_DIR)
     if ok or path:
@@ -56,7 +59,7 @@ def _folder_available(path=None) -> tuple:
 def builtin_dataset_specs() -> list:
     """Every dataset visgen ships, as ``DatasetSpec`` objects."""
     specs = [DatasetSpec(name=name, title=title, kind="points", loader=f"{_PKG}.{loader}",
-                         summary=summary) for name, title, loader, summary in _TOYS]
+                         summary=summary, mixture=name in _MIXTURES) for name, title, loader, summary in _TOYS]
     specs += [
         DatasetSpec(name="digits", title="Digits 8x8", kind="images",
                     loader=f"{_PKG}.digits:load_digits",
