@@ -79,3 +79,13 @@ def test_vae_elbo_is_a_bound_for_a_gaussian_decoder_and_none_for_bernoulli_on_gr
     digits = Run(registry_with("vae"), "vae", "digits", params={"hidden": 32})
     digits.build()
     assert heldout_nll(digits.trainer, digits.heldout)["likelihood"] is None
+
+
+def test_the_gaussian_baseline_is_exact_for_gaussian_data():
+    from visgen.core.likelihood import gaussian_nll
+
+    rng = np.random.default_rng(3)
+    train = Dataset("g", "points", rng.normal(size=(20000, 2)) * [2.0, 0.5])
+    held = Dataset("g", "points", rng.normal(size=(20000, 2)) * [2.0, 0.5])
+    want = math.log(2 * math.pi) + math.log(2.0 * 0.5) + 1.0   # entropy of N(0, diag(4, 0.25))
+    assert gaussian_nll(train, held) == pytest.approx(want, abs=0.03)

@@ -46,10 +46,22 @@ def bits_per_dim(nll_nats: float, dataset: Dataset) -> float:
     return nll_nats / (d * math.log(2))
 
 
-def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk: int = 256) -> dict:
+def gaussian_nll(train: Dataset, heldout: Dataset) -> float:
+    """Held-out NLL (nats per point) of one Gaussian fitted to the training points: the
+    baseline a density model of 2D data has to beat."""
+    x = train.x.astype(np.float64)
+    mean, cov = x.mean(0), np.cov(x, rowvar=False) + 1e-9 * np.eye(x.shape[1])
+    d = heldout.x.astype(np.float64) - mean
+    _, logdet = np.linalg.slogdet(cov)
+    maha = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
+    return float(np.mean(0.5 * (maha + logdet + x.shape[1] * math.log(2 * math.pi))))
+
+
+def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk: int = 256,
+                train: Optional[Dataset] = None) -> dict:
     """``{"likelihood": kind, "nll_nats", "bits_per_dim", "heldout_examples"}`` over the held-out
     data (within ``budget`` seconds, at least one chunk), or ``{"likelihood": None}`` for a
-    model without one."""
+    model without one. With the ``train`` points, also ``gaussian_nll_nats`` (``gaussian_nll``)."""
     import torch
 
     kind = getattr(trainer, "likelihood", None)
@@ -68,5 +80,8 @@ def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk
             if time.perf_counter() - t0 > budget:
                 break
     nll = -total / n
-    return {"likelihood": kind, "nll_nats": nll, "bits_per_dim": bits_per_dim(nll, heldout),
-            "heldout_examples": n}
+    out = {"likelihood": kind, "nll_nats": nll, "bits_per_dim": bits_per_dim(nll, heldout),
+           "heldout_examples": n}
+    if train is not None and heldout.kind == "points":
+        out["gaussian_nll_nats"] = gaussian_nll(train, heldout.subset(slice(0, n)))
+    return out
