@@ -247,7 +247,7 @@ def test_cli_traces_every_hook_call_when_asked(fake_dist):
                 ("visgen.views", "visgen_register_views", len(info["views"]), None),
                 ("toy-good", "visgen_register_models", 1, None),
                 ("hook-raises", "visgen_register_models", None, "RuntimeError")]
-    expected += [(p, "visgen_register_models", models_of[p], None) for p in ("vae", "gan", "ddpm")]
+    expected += [(p, "visgen_register_models", models_of[p], None) for p in ("vae", "gan", "ddpm", "flow", "pixelcnn")]
     assert sorted((p, c, n, r) for p, c, _, n, r in lines) == sorted(expected, key=str)
     assert all(ms >= 0 for _, _, ms, _, _ in lines)
     assert models_of["gan"] > 1  # a count, not just "something came back"
