@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
+from visgen.core.imaging import class_color  # noqa: E402
 from visgen.core.run import Run  # noqa: E402
 from visgen.core.snapshots import (Bars, Field2D, Histogram, HistogramSeries, PointSet,  # noqa: E402
                                    Scatter)
@@ -279,3 +280,25 @@ def test_a_picture_view_says_what_it_will_show_before_its_first_picture(qtbot):
     assert view.freshness.text() == "step 12"
     view.clear()  # a Reset: nothing shown, the hint is back
     assert view.freshness.text() == "Click a point in the latent space"
+
+
+def test_polyline_frames_draw_each_run_as_a_line_coloured_by_its_label(qtbot):
+    """A flow's z grid pulled back layer by layer: lines, horizontal and vertical in two colours."""
+    from visgen.core.snapshots import FrameSequence
+
+    view = make(qtbot, "frames", "frames:FramesView")
+    t = np.linspace(-1, 1, 5)
+    grid = np.concatenate([np.stack([t, np.full(5, c)], 1) for c in (-1, 1)] +     # 2 horizontal lines
+                          [np.stack([np.full(5, c), t], 1) for c in (-1, 1)])      # 2 vertical ones
+    frames = np.stack([grid, grid * 2])
+    view.show_snapshot(FrameSequence(["z", "x"], points=frames, point_labels=np.repeat([0, 1], 10), polyline=5))
+    shown = [item for item in view.lines if item.isVisible()]
+    assert len(shown) == 2 and not len(view.scatter.getData()[0])             # lines, no dots
+    for item, label in zip(shown, (0, 1)):
+        x, _ = item.getData()
+        assert len(x) == 10 and item.opts["pen"].color().getRgb()[:3] == tuple(class_color(label))
+    assert np.array_equal(view.current_frame(), grid * 2)                     # the last frame
+    view.slider.setValue(0)
+    assert np.allclose(shown[0].getData()[0], grid[:10, 0])
+    with pytest.raises(ValueError, match="whole runs"):
+        FrameSequence(["z"], points=frames[:1, :7], polyline=5)

@@ -178,7 +178,7 @@ class FlowTrainer(Trainer):
         r = GRID_RANGE
         bounds = ((min(xmin, -r), max(xmax, r)), (min(ymin, -r), max(ymax, r)))
         return FrameSequence(titles, points=np.stack([to_numpy(f) for f in frames]), point_labels=labels,
-                             initial=-1, bounds=bounds)
+                             initial=-1, bounds=bounds, polyline=GRID_POINTS)  # each grid line as a line
 
     def _layer_name(self, i: int) -> str:
         layer = self.flow.layers[i]

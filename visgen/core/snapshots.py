@@ -151,7 +151,9 @@ class FrameSequence(Snapshot):
     ``ViewDecl.scrub_param`` sets that live parameter to it when the learner scrubs.
     ``bounds`` = ((xmin, xmax), (ymin, ymax)) states the range of point frames;
     without it the view fits nearly all points of all frames, one range for the
-    whole sequence so that scrubbing never rescales.
+    whole sequence so that scrubbing never rescales. ``polyline`` > 0 draws each
+    run of that many consecutive points as one line (a warped grid), coloured by
+    the ``point_labels`` of its first point, as for ``PointSet``.
     """
 
     labels: Sequence[str]
@@ -161,10 +163,13 @@ class FrameSequence(Snapshot):
     initial: int = -1
     values: Optional[Sequence[int]] = None
     bounds: Optional[tuple] = None  # ((xmin, xmax), (ymin, ymax))
+    polyline: int = 0
 
     def __post_init__(self):
         if (self.images is None) == (self.points is None):
             raise ValueError("FrameSequence needs exactly one of images or points")
+        if self.polyline and (self.points is None or self.points.shape[1] % self.polyline):
+            raise ValueError(f"polyline {self.polyline}: point frames must hold whole runs of that many points")
         if self.images is not None:
             self.images = np.clip(_f32(self.images), 0.0, 1.0)
         if self.points is not None:

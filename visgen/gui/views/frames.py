@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider
 
 from ...core.imaging import class_color
 from ...core.snapshots import FrameSequence
-from .base import RangeFollower, View, class_brushes, robust_bounds, solid_brush
+from .base import (RangeFollower, View, class_brushes, line_pen, polyline_connect, robust_bounds,
+                   solid_brush)
 from .image_grid import image_box, set_image
 
 
@@ -29,6 +30,7 @@ class FramesView(View):
         self.plot_item = self.plot.getPlotItem()
         self.scatter = pg.ScatterPlotItem(pen=None, size=5)
         self.plot_item.addItem(self.scatter)
+        self.lines: list[pg.PlotDataItem] = []  # polyline frames: one item per colour
         self.range = RangeFollower(self.plot_item)
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 2, 4, 2)
@@ -93,6 +95,7 @@ class FramesView(View):
         self.range.forget()
         if images:
             self.scatter.clear()
+            self._draw_lines(np.zeros((0, 2)), None, 1)
             vb.enableAutoRange()
         else:
             self.image.clear()
@@ -110,16 +113,42 @@ class FramesView(View):
         i = int(np.clip(i, 0, len(s) - 1))
         if s.images is not None:
             set_image(self.image, s.images[i])
+        elif s.polyline:
+            self.scatter.clear()
+            self._draw_lines(s.points[i], s.point_labels, s.polyline)
         else:
+            self._draw_lines(s.points[i][:0], None, 1)
             brush = self._brushes if self._brushes is not None else solid_brush(class_color(0))
             self.scatter.setData(pos=s.points[i], brush=brush)
         self.frame_label.setText(f"{s.labels[i]}  ({i + 1}/{len(s)})")
 
+    def _draw_lines(self, points: np.ndarray, labels, run: int) -> None:
+        """Each run of ``run`` points as a line, one item per label (colour)."""
+        starts = np.arange(0, len(points), run)
+        first = np.zeros(len(starts), int) if labels is None else np.asarray(labels)[starts]
+        groups = np.unique(first)
+        for k, label in enumerate(groups):
+            if k == len(self.lines):
+                self.lines.append(pg.PlotDataItem())
+                self.plot_item.addItem(self.lines[-1])
+            idx = (starts[first == label][:, None] + np.arange(run)).ravel()
+            self.lines[k].setData(points[idx, 0], points[idx, 1], connect=polyline_connect(len(idx), run),
+                                  pen=line_pen(class_color(int(label))), skipFiniteCheck=True)
+            self.lines[k].setVisible(True)
+        for item in self.lines[len(groups):]:
+            item.setData([], [])
+            item.setVisible(False)
+
     def current_frame(self) -> np.ndarray | None:
         """The array drawn now: the image of the frame, or its points."""
-        if self.last_snapshot is None:
+        s = self.last_snapshot
+        if s is None:
             return None
-        return self.image.image if self._mode == "images" else np.column_stack(self.scatter.getData())
+        if self._mode == "images":
+            return self.image.image
+        if s.polyline:
+            return s.points[self.index]
+        return np.column_stack(self.scatter.getData())
 
     def set_playing(self, on: bool) -> None:
         """Start or stop the ~10 fps loop."""
