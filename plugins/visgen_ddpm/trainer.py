@@ -8,7 +8,7 @@ import copy
 import torch
 
 from visgen import ParamError, Trainer, to_numpy
-from visgen.nn import BatchSampler
+from visgen.nn import BatchSampler, set_lr
 
 from . import objective, samplers
 from .denoisers import MLPDenoiser, UNet
@@ -65,8 +65,7 @@ class DDPMTrainer(DiffusionViews, Trainer):
 
     def set_params(self, changed):
         super().set_params(changed)
-        for group in self.opt.param_groups:
-            group["lr"] = self.params["lr"]
+        set_lr(self.opt, self.params["lr"])
 
     # -- training ------------------------------------------------------------------------
     def step(self, phase=None):

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from visgen import Field2D, FrameSequence, ImageGrid, PointSet, Scatter, Trainer, to_numpy
-from visgen.nn import BatchSampler, evaluating
+from visgen.nn import BatchSampler, evaluating, set_lr
 
 from .model import image_flow, points_flow
 
@@ -58,8 +58,7 @@ class FlowTrainer(Trainer):
 
     def set_params(self, changed):
         super().set_params(changed)
-        for group in self.opt.param_groups:
-            group["lr"] = self.params["lr"]
+        set_lr(self.opt, self.params["lr"])
 
     # -- the density ---------------------------------------------------------------
     def _to_flow_space(self, x: torch.Tensor):

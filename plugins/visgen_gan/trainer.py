@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from visgen import (Field2D, ParamError, Histogram, HistogramSeries, ImageGrid, PointSet, Trainer, Vectors,
                     to_numpy)
-from visgen.nn import BatchSampler, evaluating
+from visgen.nn import BatchSampler, evaluating, set_lr
 
 from . import losses, nets
 
@@ -51,11 +51,9 @@ class GANTrainer(Trainer):
     # -- parameters ------------------------------------------------------------
     def set_params(self, changed):
         super().set_params(changed)
-        for opt, lr in ((self.opt_g, self.params["lr_g"]), (self.opt_d, self.params["lr_d"])):
-            for group in opt.param_groups:
-                group["lr"] = lr
-                if "betas" in group:
-                    group["betas"] = (self.params["beta1"], self.params["beta2"])
+        betas = (self.params["beta1"], self.params["beta2"])
+        set_lr(self.opt_g, self.params["lr_g"], betas)
+        set_lr(self.opt_d, self.params["lr_d"], betas)
 
     # -- helpers ---------------------------------------------------------------
     def onehot(self, labels):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from visgen import Bars, FrameSequence, ImageGrid, ParamError, Trainer, chw_to_hwc, tile, to_numpy
-from visgen.nn import BatchSampler, evaluating
+from visgen.nn import BatchSampler, evaluating, set_lr
 
 from .model import build, dequantise, log_density, quantise
 
@@ -52,8 +52,7 @@ class PixelCNNTrainer(Trainer):
 
     def set_params(self, changed):
         super().set_params(changed)
-        for group in self.opt.param_groups:
-            group["lr"] = self.params["lr"]
+        set_lr(self.opt, self.params["lr"])
 
     # -- training ----------------------------------------------------------------------------
     def nll(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:

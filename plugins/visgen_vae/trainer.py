@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from visgen import Bars, ImageGrid, PointSet, Scatter, Trainer, to_numpy
-from visgen.nn import PCA2D, BatchSampler, evaluating
+from visgen.nn import BatchSampler, PCA2D, evaluating, set_lr
 
 from .model import VAE
 
@@ -40,8 +40,7 @@ class VAETrainer(Trainer):
 
     def set_params(self, changed):
         super().set_params(changed)
-        for group in self.opt.param_groups:
-            group["lr"] = self.params["lr"]
+        set_lr(self.opt, self.params["lr"])
 
     def step(self, phase=None):
         x, _ = self.data.batch(self.params["batch_size"])

@@ -6,6 +6,8 @@ from .blocks import MLP, ConvDecoder, ConvEncoder
 from .projection import PCA2D
 from .batches import BatchSampler
 from ..core.modes import evaluating
+from .optim import set_lr
 from .time_embedding import TimeEmbedding, sinusoidal
 
-__all__ = ["MLP", "ConvEncoder", "ConvDecoder", "PCA2D", "BatchSampler", "TimeEmbedding", "sinusoidal", "evaluating"]
+
+__all__ = ["MLP", "ConvEncoder", "ConvDecoder", "PCA2D", "BatchSampler", "TimeEmbedding", "sinusoidal", "evaluating", "set_lr"]
