@@ -89,3 +89,20 @@ def test_the_gaussian_baseline_is_exact_for_gaussian_data():
     held = Dataset("g", "points", rng.normal(size=(20000, 2)) * [2.0, 0.5])
     want = math.log(2 * math.pi) + math.log(2.0 * 0.5) + 1.0   # entropy of N(0, diag(4, 0.25))
     assert gaussian_nll(train, held) == pytest.approx(want, abs=0.03)
+
+
+def test_a_plugin_extra_cannot_pass_for_the_heldout_likelihood(tmp_path):
+    """pixelcnn once reported its training NLL under nll_nats, overwriting the held-out figure."""
+    import json
+
+    from visgen.cli.main import main
+
+    out = tmp_path / "p"
+    assert main(["train", "pixelcnn", "--dataset", "digits", "--steps", "20", "--set", "channels=8",
+                 "--set", "layers=1", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["likelihood"] == "exact" and s["heldout_examples"] == 179
+    assert s["bits_per_dim"] == pytest.approx(s["nll_nats"] / (64 * math.log(2)) + 8, rel=1e-6)  # 8-bit convention
+    # the model's own figure, on its 2 levels, sits beside it under its own name: spreading each
+    # level over half the grey range costs 7 of the 8 bits, so the two are about 7 apart
+    assert s["bits_per_dim"] - s["train_levels_bits_per_dim"] == pytest.approx(7, abs=0.5)

@@ -145,7 +145,7 @@ def test_bits_per_dim_falls_on_digits(make_run):
     # Measured with seeds 0, 1, 2: about 0.95-1.0 falling to about 0.45.
     assert last < 0.7 and last < 0.75 * bpd[:5].mean(), (bpd[:5], last)
     summary = run.trainer.summary()
-    assert summary["bits_per_dim"] == pytest.approx(summary["nll_nats"] / (64 * math.log(2)))
+    assert summary["train_levels_bits_per_dim"] == pytest.approx(summary["train_levels_nll_nats"] / (64 * math.log(2)))
 
 
 def test_every_view_returns_its_snapshot_type(make_run, registry):

@@ -118,12 +118,13 @@ class PixelCNNTrainer(Trainer):
         return to_numpy(dequantise(lv, self.K))
 
     def summary(self):
-        """Exact NLL on up to 2,000 training points, in nats and bits per (K-level) dimension."""
+        """Exact NLL on up to 2,000 training points, of the K levels themselves: nats and bits per
+        dimension (the runtime's held-out ``bits_per_dim`` uses the 8-bit convention instead)."""
         with self.evaluation():
             x = self.data.x[self.view_idx]
             y = None if not self.conditional else self.data.labels[self.view_idx]
             nats = self.nll(x, y).mean().item()
-        return {"nll_nats": nats, "bits_per_dim": nats / (self.D * math.log(2))}
+        return {"train_levels_nll_nats": nats, "train_levels_bits_per_dim": nats / (self.D * math.log(2))}
 
     # -- views -----------------------------------------------------------------------------------
     def _gen(self) -> torch.Generator:

@@ -206,8 +206,9 @@ def _evaluate(run_: Run, out: Path, summary: dict) -> None:
     shown = samples if run_.dataset.kind == "points" else samples[:wanted]
     rf.save_samples_png(out / rf.SAMPLES, shown, run_.dataset, nrow=trainer.grid_columns)
     summary.update(result)
-    summary.update(heldout_nll(trainer, run_.heldout, budget=trainer.summary_budget, train=run_.dataset))
     summary.update(trainer.summary())
+    # after the model's own extras: the held-out names mean held-out, whatever a plugin reports
+    summary.update(heldout_nll(trainer, run_.heldout, budget=trainer.summary_budget, train=run_.dataset))
 
 
 def _check_views(run_: Run, summary: dict) -> None:
