@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from visgen import Field2D, FrameSequence, ImageGrid, PointSet, Scatter, Trainer, to_numpy
-from visgen.nn import BatchSampler, evaluating, set_lr
+from visgen.nn import BatchSampler, dequantise, evaluating, set_lr
 
 from .model import image_flow, points_flow
 
@@ -76,19 +76,12 @@ class FlowTrainer(Trainer):
             return y
         return ((torch.sigmoid(y) - ALPHA) / (1 - 2 * ALPHA)).clamp(0, 1)
 
-    def _dequantise(self, x: torch.Tensor) -> torch.Tensor:
-        """Uniform dequantisation: spread each 8-bit level over its bin of width 1/256."""
-        k = self.levels
-        return (torch.round(x * (k - 1)) + torch.rand_like(x)) / k
-
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) in nats per example, in the data's own units: exact on points. On images the
         dequantisation bound log p(x + u), u uniform over the pixel's bin, a lower bound on the
         log-probability of the 8-bit image plus D log 256 (one fixed draw of u, so repeatable)."""
         if self.images:
-            gen = torch.Generator().manual_seed(0)
-            u = torch.rand(x.shape, generator=gen).to(x.device)
-            x = (torch.round(x * (self.levels - 1)) + u) / self.levels
+            x = dequantise(x, self.levels, seed=0)
         y, ld_in = self._to_flow_space(x)
         logp, _, _ = self.flow.log_prob(y)
         return logp + ld_in
@@ -97,7 +90,7 @@ class FlowTrainer(Trainer):
     def step(self, phase=None):
         x, _ = self.data.batch(self.params["batch_size"])
         if self.images:
-            x = self._dequantise(x)
+            x = dequantise(x, self.levels)
         y, ld_in = self._to_flow_space(x)
         logp, log_pz, logdet = self.flow.log_prob(y)
         loss = -(logp + ld_in).mean()
