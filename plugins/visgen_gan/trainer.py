@@ -19,6 +19,8 @@ GRID_POINTS = 60  # points along each line of the warped z grid
 class GANTrainer(Trainer):
     """k discriminator steps, then one generator step; phases "D" and "G" step one side only."""
 
+    no_likelihood_why = "a GAN is an implicit model: it learns to sample, and defines no density p(x)"
+
     def __init__(self, ctx):
         super().__init__(ctx)
         p, data = self.params, self.dataset

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.distributions import Normal
 
 from visgen import ParamError
 from visgen.nn import MLP, ConvDecoder, ConvEncoder
@@ -14,7 +16,8 @@ from visgen.nn import MLP, ConvDecoder, ConvEncoder
 class VAE(nn.Module):
     """q(z|x) = N(mu, sigma^2) from the encoder; p(x|z) Bernoulli (logits) or Gaussian."""
 
-    def __init__(self, data_shape: tuple, latent_dim: int, hidden: int, arch: str, likelihood: str):
+    def __init__(self, data_shape: tuple, latent_dim: int, hidden: int, arch: str, likelihood: str,
+                 data_var: Optional[torch.Tensor] = None):
         super().__init__()
         self.data_shape, self.latent_dim, self.likelihood = tuple(data_shape), latent_dim, likelihood
         dim = math.prod(data_shape)
@@ -27,8 +30,11 @@ class VAE(nn.Module):
         else:
             self.encoder = nn.Sequential(nn.Flatten(), MLP(dim, 2 * latent_dim, hidden))
             self.decoder = nn.Sequential(MLP(latent_dim, dim, hidden), nn.Unflatten(1, data_shape))
-        # Gaussian decoder: one learned log-variance per data dimension.
-        self.log_var_x = nn.Parameter(torch.zeros(data_shape)) if likelihood == "gaussian" else None
+        # Gaussian decoder: one learned log-variance per data dimension, starting at the data's
+        # own variance (the best decoder that ignores z): Adam moves a log-variance by about
+        # lr per step, so from 0 it would take thousands of steps to reach a pixel's 1e-3.
+        start = torch.zeros(data_shape) if data_var is None else torch.log(data_var.float())
+        self.log_var_x = nn.Parameter(start) if likelihood == "gaussian" else None
 
     def encode(self, x):
         mu, log_var = self.encoder(x).chunk(2, dim=1)
@@ -56,6 +62,21 @@ class VAE(nn.Module):
     def kl_per_dim(mu, log_var):
         """KL(q(z_j|x) || N(0, 1)) per dimension j in closed form, averaged over the batch."""
         return (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).mean(0)
+
+    def log_weights(self, x, k: int, generator=None):
+        """log w = log p(x|z) + log p(z) - log q(z|x) for ``k`` draws z ~ q(z|x) per example: (k, N).
+
+        Their mean is the ELBO and log (1/k) sum exp of them the IWAE bound (Burda et al.)."""
+        mu, log_var = self.encode(x)
+        std = torch.exp(0.5 * log_var)
+        eps = torch.randn((k, *mu.shape), generator=generator).to(mu.device) if generator is not None \
+            else torch.randn((k, *mu.shape), device=mu.device)
+        z = mu + std * eps
+        log_q = Normal(mu, std).log_prob(z).sum(-1)
+        log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+        xs = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
+        log_px_z = -self.recon_nll(xs, self.decode(z.flatten(0, 1))).view(k, len(x))
+        return log_px_z + log_pz - log_q
 
     def recon_nll(self, x, out):
         """-log p(x|z) per sample, summed over data dimensions (nats)."""

@@ -61,13 +61,16 @@ def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk
                 train: Optional[Dataset] = None) -> dict:
     """``{"likelihood": kind, "nll_nats", "bits_per_dim", "heldout_examples"}`` over the held-out
     data (within ``budget`` seconds, at least one chunk), or ``{"likelihood": None}`` for a
-    model without one. With the ``train`` points, also ``gaussian_nll_nats`` (``gaussian_nll``)."""
+    model without one. With the ``train`` points, also ``gaussian_nll_nats`` (``gaussian_nll``);
+    and the means of the trainer's ``likelihood_terms`` (the VAE's two bounds)."""
     import torch
 
     kind = getattr(trainer, "likelihood", None)
     if kind is None or heldout is None:
-        return {"likelihood": kind, "why": "no held-out data" if kind else "this model has no likelihood"}
-    total, n, t0 = 0.0, 0, time.perf_counter()
+        why = "no held-out data" if kind else getattr(trainer, "no_likelihood_why", "this model has no likelihood")
+        return {"likelihood": kind, "why": why}
+    total, n, t0, terms = 0.0, 0, time.perf_counter(), {}
+    terms_of = getattr(trainer, "likelihood_terms", lambda x: {})
     with trainer.evaluation(), torch.no_grad():
         for start in range(0, len(heldout), chunk):
             x = torch.as_tensor(heldout.x[start:start + chunk], device=trainer.device)
@@ -76,12 +79,14 @@ def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk
             except NotImplementedError as exc:  # a setting of the model without one
                 return {"likelihood": None, "why": str(exc) or "this model has no likelihood"}
             total += float(logp.double().sum())
+            for name, v in terms_of(x).items():
+                terms[name] = terms.get(name, 0.0) + float(v.double().sum())
             n += len(x)
             if time.perf_counter() - t0 > budget:
                 break
     nll = -total / n
     out = {"likelihood": kind, "nll_nats": nll, "bits_per_dim": bits_per_dim(nll, heldout),
-           "heldout_examples": n}
+           "heldout_examples": n, **{name: v / n for name, v in terms.items()}}
     if train is not None and heldout.kind == "points":
         out["gaussian_nll_nats"] = gaussian_nll(train, heldout.subset(slice(0, n)))
     return out

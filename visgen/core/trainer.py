@@ -56,6 +56,8 @@ class Trainer:
     #: what ``log_likelihood`` gives: "exact" (flows, autoregressive models), "bound" (a lower
     #: bound on log p: the VAE's ELBO, DDPM's variational bound) or None (no likelihood: GANs)
     likelihood: Optional[str] = None
+    #: where ``likelihood`` is None, why: shown in ``summary.json`` and the likelihood view
+    no_likelihood_why: str = "this model has no likelihood"
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
@@ -136,6 +138,12 @@ class Trainer:
         dimension (``visgen.core.likelihood``); models without one leave this as it is.
         """
         raise NotImplementedError
+
+    def likelihood_terms(self, x: torch.Tensor) -> dict:
+        """Other per-example numbers in nats to average over the held-out data beside
+        ``log_likelihood``, named as ``summary.json`` reports them (the VAE's
+        ``neg_elbo_nats`` and ``iwae_nll_nats``). The default: none."""
+        return {}
 
     def summary(self) -> dict:
         """Extra final metrics for ``summary.json`` (name -> float)."""
