@@ -48,6 +48,16 @@ def test_ddpm_diffuses_vae_codes_and_decodes_images(reg, vae_run_dir):
     assert frames.labels[0].startswith("t = 50 ") and frames.labels[-1].startswith("t = 0 ")
 
 
+def test_latent_diffusion_reports_no_likelihood_and_says_why(reg, vae_run_dir):
+    """DDPM's bound would be on the VAE's codes, not on the images."""
+    from visgen.core.likelihood import heldout_nll
+
+    run = Run(reg, "ddpm", "digits", params={"vae_run": str(vae_run_dir), "T": 50}, threads=1)
+    run.build()
+    out = heldout_nll(run.trainer, run.heldout)
+    assert out["likelihood"] is None and "VAE's codes" in out["why"]
+
+
 def test_latent_diffusion_refuses_bad_runs_and_points(reg, vae_run_dir, tmp_path):
     with pytest.raises(VisgenError, match="not a visgen run folder"):
         Run(reg, "ddpm", "digits", params={"vae_run": str(tmp_path)}).build()

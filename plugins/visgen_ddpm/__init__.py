@@ -28,6 +28,11 @@ make sampling about 20× faster.</p>
 probability <i>p</i><sub>uncond</sub>; at sampling mix the two predictions with the guidance scale <i>w</i>:</p>
 <p class="eq">ε̃ = ε<sub>θ</sub>(<i>x<sub>t</sub></i>, ∅) + <i>w</i> (ε<sub>θ</sub>(<i>x<sub>t</sub></i>, <i>y</i>) − ε<sub>θ</sub>(<i>x<sub>t</sub></i>, ∅))</p>
 <p><i>w</i> = 0 is unconditional, <i>w</i> = 1 plain conditional, <i>w</i> &gt; 1 sharper, less varied samples.</p>
+<p><b>Likelihood.</b> DDPM reports its variational bound on −log <i>p</i>(<i>x</i><sub>0</sub>) on held-out data, in bits per dimension:
+a bound, not the exact likelihood. It is the sum of a KL divergence per timestep between the true posterior and the sampler's step,
+<i>L</i> = KL(<i>q</i>(<i>x<sub>T</sub></i> | <i>x</i><sub>0</sub>) ‖ 𝒩(0, <i>I</i>)) + Σ<sub><i>t</i>=2..<i>T</i></sub> KL(<i>q</i>(<i>x</i><sub><i>t</i>−1</sub> | <i>x<sub>t</sub></i>, <i>x</i><sub>0</sub>) ‖ <i>p</i><sub>θ</sub>(<i>x</i><sub><i>t</i>−1</sub> | <i>x<sub>t</sub></i>)) − log <i>p</i><sub>θ</sub>(<i>x</i><sub>0</sub> | <i>x</i><sub>1</sub>),
+each KL in closed form on one draw of <i>x<sub>t</sub></i>, with the EMA network and the sampler's variance β̃<sub><i>t</i></sub>.
+All terms are summed (at the default <i>T</i> = 1,000; with more steps, an unbiased estimate from one <i>t</i> in each of 1,000 equal strata of 2..<i>T</i>).</p>
 <p><b>What to watch.</b> Scrub the forward frames to see data dissolve into noise; play the reverse
 frames to see noise become data; the loss by <i>t</i> shows which noise levels are hard; on 2D data
 the arrows of −ε point from noise towards the data.</p>

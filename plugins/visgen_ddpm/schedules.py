@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 
@@ -28,10 +29,14 @@ class Schedule:
         alphas = 1 - betas
         alpha_bar = torch.cumprod(alphas, 0)
         alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+        # Posterior q(x_{t-1} | x_t, x_0) variance: beta_tilde_t = (1 - ab_{t-1}) / (1 - ab_t) * beta_t
+        posterior_var = (1 - alpha_bar_prev) / (1 - alpha_bar) * betas
+        # The float64 originals too: the variational bound (``bound``) divides by 1 - ab_t near t = 1.
+        exact = dict(betas=betas, alpha_bar=alpha_bar, alpha_bar_prev=alpha_bar_prev, posterior_var=posterior_var)
+        self.f64 = SimpleNamespace(**{k: v.to(device) for k, v in exact.items()})
         f = lambda x: x.to(device=device, dtype=torch.float32)  # noqa: E731
         self.betas, self.alphas, self.alpha_bar, self.alpha_bar_prev = map(f, (betas, alphas, alpha_bar, alpha_bar_prev))
-        # Posterior q(x_{t-1} | x_t, x_0) variance: beta_tilde_t = (1 - ab_{t-1}) / (1 - ab_t) * beta_t
-        self.posterior_var = f((1 - alpha_bar_prev) / (1 - alpha_bar) * betas)
+        self.posterior_var = f(posterior_var)
         # Square roots taken in float64: 1 - alpha_bar ~ 1e-4 near t = 0 loses digits in float32.
         self.sqrt_ab, self.sqrt_1m_ab = f(alpha_bar.sqrt()), f((1 - alpha_bar).sqrt())
         self.snr = f(alpha_bar / (1 - alpha_bar))

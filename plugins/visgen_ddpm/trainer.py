@@ -4,21 +4,30 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
 from visgen import ParamError, Trainer, to_numpy
-from visgen.nn import BatchSampler, set_lr
+from visgen.nn import BatchSampler, dequantise, set_lr
 
-from . import objective, samplers
+from . import bound, objective, samplers
 from .denoisers import MLPDenoiser, UNet
 from .schedules import Schedule
 from .views import PREVIEW_STEPS, DiffusionViews
 
+# KL terms per example of the held-out bound: the full sum for T <= 1001 (digits' 179 held-out
+# images: 14 s on one CPU core), beyond it a stratified estimate from this many timesteps, so
+# a larger T costs no more evaluation time.
+BOUND_TERMS = 1000
+# The live curve while training (``previewing``): 25 strata, 40x cheaper, the same bound on average.
+LIVE_BOUND_TERMS = 25
 
 
 class DDPMTrainer(DiffusionViews, Trainer):
     """Denoising score matching: minimise || target - net(x_t, t, y) ||^2 with t ~ U{0..T-1}."""
+
+    likelihood = "bound"
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -88,6 +97,31 @@ class DDPMTrainer(DiffusionViews, Trainer):
                 e.lerp_(w, 1 - p["ema"])
             self.track_loss_by_t(t, err)
         return {"loss": loss.item()}
+
+    # -- likelihood --------------------------------------------------------------------
+    def log_likelihood(self, x):
+        """Minus DDPM's variational bound (``bound``) from the EMA weights, which samples come
+        from: a lower bound on log p(x) in nats, in data units. Images are dequantised (one fixed
+        draw, so it also bounds the 8-bit image's log-probability + D log 256); a conditional
+        model is asked with the null label, so this bounds log p(x), not log p(x | y). x_t is
+        drawn from a generator of its own: repeatable numbers, training's random stream untouched.
+        While ``previewing`` (the live curve) the sum over t is a stratified estimate."""
+        if self.autoencoder is not None:
+            raise NotImplementedError("latent diffusion would bound the likelihood of the VAE's codes, not of the images")
+        d = math.prod(x.shape[1:])
+        if self.images:  # pixels to [-1, 1]: |dx0/dx| = 2 per pixel
+            x0, log_jacobian = dequantise(x, 256, seed=0) * 2 - 1, d * math.log(2)
+        else:
+            x0, log_jacobian = x / self.scale, -d * math.log(self.scale)
+        null = torch.full((len(x),), self.n_classes, device=self.device) if self.conditional else None
+        kind = self.params["prediction"]
+
+        def eps(x_t, t):
+            return objective.to_eps(self.sched, kind, self.ema(x_t.float(), t, null).double(), x_t, t)
+
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        terms = LIVE_BOUND_TERMS if self.previewing else BOUND_TERMS
+        return -bound.variational_bound(eps, self.sched, x0, terms, gen) + log_jacobian
 
     # -- sampling ----------------------------------------------------------------------
     def eps_model(self, labels=None, net=None):
