@@ -447,6 +447,8 @@ def _check_views(run, registry):
     for decl in decls:
         snap = run.trainer.snapshot(decl.id)
         seen[decl.id] = snap
+        if decl.id == "likelihood" and run.step < 250:
+            continue  # the runtime measures it every 250 steps (tests/test_live_likelihood.py)
         if decl.kind == "lines" and decl.scalars:
             assert snap is None, decl.id
             missing = set(decl.scalars) - set(run.scalars.names)

@@ -82,7 +82,7 @@ def test_new_run_from_form_trains_and_shows_views(qtbot, make_window, registry):
     assert (run.spec.id, run.dataset_spec.name, run.state) == ("vae", "digits", RunState.IDLE)
     views = window.run_views[run]
     declared = [v.id for v in registry.models["vae"].views_for("images")]
-    assert list(views.docks) == declared
+    assert list(views.docks) == declared + ["likelihood"]  # the runtime's curve (or why there is none)
     assert "samples2d" not in views.docks  # a points-only view
     for view_id, dock in views.docks.items():
         assert dock.parent() is window.pages[run] and dock.window() is window  # on the run's own page
@@ -289,7 +289,8 @@ def test_failing_trainer_is_reported_and_others_keep_training(qtbot, make_window
     vae.start()
     boom = window.new_run("boom")
     assert window.panel.current is boom and boom.dataset_spec.name == "ring8"
-    assert list(window.run_views[boom].docks) == ["loss", "coverage"]  # the runtime measures coverage on ring8
+    # the runtime measures coverage on ring8, and likelihood (or says why there is none) everywhere
+    assert list(window.run_views[boom].docks) == ["loss", "coverage", "likelihood"]
     click(qtbot, window.panel.train_button)
     qtbot.waitUntil(lambda: boom.state == RunState.FAILED, timeout=WAIT)
     assert "kaboom in step" in boom.status.error and "RuntimeError" in boom.status.traceback
@@ -497,7 +498,7 @@ def test_plugin_view_kind_gets_a_dock_and_shows_snapshots(qtbot, make_window, re
     window = make_window(registry)
     run = window.new_run("noter")
     views = window.run_views[run]
-    assert list(views.docks) == ["loss", "note", "coverage"]
+    assert list(views.docks) == ["loss", "note", "coverage", "likelihood"]
     dock, view = views.docks["note"], views.views["note"]
     assert isinstance(view, TextView) and dock.widget() is view
     wait_docks_shown(qtbot, window, run)

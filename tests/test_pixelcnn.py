@@ -137,8 +137,8 @@ def test_bits_per_dim_falls_on_digits(make_run):
     run = make_run(seed=0, channels=32, layers=2)
     run.train(150)
     assert run.step == 150 and run.state == RunState.PAUSED
-    s = run.scalars.series(["nll", "bits_per_dim"])
-    bpd = s["bits_per_dim"][1]
+    s = run.scalars.series(["nll", "levels_bits_per_dim"])
+    bpd = s["levels_bits_per_dim"][1]
     assert np.isfinite(bpd).all() and bpd[0] < 1.0 + 0.5          # about log2 K = 1 at the start
     assert np.allclose(s["nll"][1] / (64 * math.log(2)), bpd, rtol=1e-5)
     last = bpd[-20:].mean()
@@ -152,7 +152,7 @@ def test_every_view_returns_its_snapshot_type(make_run, registry):
     run = make_run(**SMALL)
     run.train(3)
     seen = {}
-    for decl in run.views:
+    for decl in run.spec.views:  # the model's own (the runtime's likelihood curve comes every 250 steps)
         snap = run.trainer.snapshot(decl.id)
         seen[decl.id] = snap
         if decl.kind == "lines" and decl.scalars:
@@ -199,7 +199,7 @@ def test_the_gated_stack_has_no_blind_spot_and_learns(make_run):
     assert (g[order < 4 * 8 + 4] > 0).all()                     # every earlier pixel: no blind spot
     assert (g[order >= 4 * 8 + 4] == 0).all()
     run.train(60)
-    bpd = run.scalars.series(["bits_per_dim"])["bits_per_dim"][1]
+    bpd = run.scalars.series(["levels_bits_per_dim"])["levels_bits_per_dim"][1]
     assert bpd[-10:].mean() < 0.8 * bpd[:5].mean(), bpd
     x = tr.sample(3)
     assert x.shape == (3, 1, 8, 8) and set(np.unique(x)) <= {0.0, 1.0}

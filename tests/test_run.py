@@ -402,7 +402,8 @@ def test_flood_is_bounded(make_run):
         marks = []
         while time.monotonic() - t0 < 1.2:
             time.sleep(0.2)
-            assert run.slots.pending() <= 2          # one per view, never a queue
+            # one per view (big, big2, and the likelihood view's "no likelihood"), never a queue
+            assert run.slots.pending() <= 3
             for view in ("big", "big2"):
                 s = run.take(view)
                 if s is not None:
@@ -415,7 +416,7 @@ def test_flood_is_bounded(make_run):
         tracemalloc.stop()
     steps = run.step
     assert steps > 500, f"only {steps} steps: the flood test needs a fast trivial trainer"
-    assert run.slots.pending() <= 2
+    assert run.slots.pending() <= 3
     assert run.slots.dropped > steps            # almost every emitted snapshot was dropped
     assert run.slots.delivered == sum(map(len, taken.values()))
     for got in taken.values():

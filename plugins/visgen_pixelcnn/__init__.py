@@ -16,7 +16,10 @@ log-likelihood:</p>
 <p class="eq">−log <i>p</i>(<i>x</i>) = −Σ<sub><i>i</i></sub> log <i>p</i><sub>θ</sub>(<i>x<sub>i</sub></i> | <i>x</i><sub>&lt;<i>i</i></sub>) nats,
 &nbsp; bits/dim = −log <i>p</i>(<i>x</i>) / (<i>D</i> ln 2)</p>
 <p>A model that knows nothing gives every level 1/<i>K</i>: log<sub>2</sub> <i>K</i> bits per dimension
-(1 for binary pixels). No bound, no sampling noise: the number is exact.</p>
+(1 for binary pixels). No bound, no sampling noise: the number is exact. To compare with models
+of 8-bit pixels, the <b>Likelihood</b> view counts each level's probability spread evenly over its
+1/<i>K</i>-wide bin of [0, 1]: the same model then costs log<sub>2</sub>(256/<i>K</i>) bits more per
+pixel (7 for binary pixels), the price of not telling the grey levels inside a bin apart.</p>
 <p><b>Masked convolutions</b> make one pass compute all <i>D</i> factors at once, in parallel,
 without cheating. Each kernel is multiplied by a mask that zeroes the taps on the pixel's right
 in its row and on every row below. <b>Mask A</b> (first layer) also zeroes the centre: the output
@@ -43,8 +46,9 @@ probed pixel (probe row, probe col) to see its receptive field and the blind spo
 VIEWS = [
     ViewDecl("nll", "lines", "NLL (nats per image)", scalars=("nll",),
              help="Exact negative log-likelihood of the training batch: the cross-entropy, in nats"),
-    ViewDecl("bits", "lines", "Bits per dimension", scalars=("bits_per_dim",),
-             help="NLL / (D ln 2): log2 K for a model that knows nothing (1 for binary pixels)"),
+    ViewDecl("bits", "lines", "Bits per pixel on the K levels", scalars=("levels_bits_per_dim",),
+             help="NLL / (D ln 2) of the training batch's K-level images: log2 K for a model that knows "
+                  "nothing (1 for binary pixels); the Likelihood view gives the 8-bit figure"),
     ViewDecl("samples", "image_grid", "Samples", datasets=("images",),
              help="Drawn in raster order with fixed random numbers: one network pass per pixel"),
     ViewDecl("sampling", "frames", "Sampling, pixel by pixel", datasets=("images",),

@@ -66,7 +66,7 @@ class PixelCNNTrainer(Trainer):
         nll.backward()
         self.opt.step()
         nats = nll.item()
-        return {"nll": nats, "bits_per_dim": nats / (self.D * math.log(2))}
+        return {"nll": nats, "levels_bits_per_dim": nats / (self.D * math.log(2))}
 
     # -- likelihood and sampling ---------------------------------------------------------------
     @torch.no_grad()

@@ -15,6 +15,7 @@ Each number says whether it is exact (flows, autoregressive models) or a bound
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Optional
@@ -57,36 +58,59 @@ def gaussian_nll(train: Dataset, heldout: Dataset) -> float:
     return float(np.mean(0.5 * (maha + logdet + x.shape[1] * math.log(2 * math.pi))))
 
 
+def mean_nll(trainer, x: np.ndarray, budget: float = 30.0, chunk: int = 256, preview: bool = False) -> tuple:
+    """``(nll, n, terms)``: the mean of ``-trainer.log_likelihood`` over the examples ``x`` (in
+    chunks, stopping after ``budget`` seconds once at least one is done), how many it took,
+    and the means of the trainer's ``likelihood_terms``. ``preview`` (the live curve while
+    training) lets a model with a dear likelihood give an unbiased estimate of it instead
+    (``Trainer.previewing``). Raises NotImplementedError for a setting without a likelihood."""
+    import torch
+
+    total, n, t0, terms = 0.0, 0, time.perf_counter(), {}
+    terms_of = getattr(trainer, "likelihood_terms", lambda x: {})
+    was, trainer.previewing = getattr(trainer, "previewing", False), preview
+    with trainer.evaluation(), torch.no_grad(), _restoring(trainer, "previewing", was):
+        for start in range(0, len(x), chunk):
+            xb = torch.as_tensor(x[start:start + chunk], device=trainer.device)
+            total += float(trainer.log_likelihood(xb).double().sum())
+            for name, v in terms_of(xb).items():
+                terms[name] = terms.get(name, 0.0) + float(v.double().sum())
+            n += len(xb)
+            if time.perf_counter() - t0 > budget:
+                break
+    return -total / n, n, {name: v / n for name, v in terms.items()}
+
+
+@contextlib.contextmanager
+def _restoring(obj, name: str, value):
+    try:
+        yield
+    finally:
+        setattr(obj, name, value)
+
+
+def no_likelihood(trainer) -> Optional[str]:
+    """Why ``trainer`` reports no likelihood, or None when it has one."""
+    if getattr(trainer, "likelihood", None) is None:
+        return getattr(trainer, "no_likelihood_why", "this model has no likelihood")
+    return None
+
+
 def heldout_nll(trainer, heldout: Optional[Dataset], budget: float = 30.0, chunk: int = 256,
                 train: Optional[Dataset] = None) -> dict:
     """``{"likelihood": kind, "nll_nats", "bits_per_dim", "heldout_examples"}`` over the held-out
-    data (within ``budget`` seconds, at least one chunk), or ``{"likelihood": None}`` for a
-    model without one. With the ``train`` points, also ``gaussian_nll_nats`` (``gaussian_nll``);
+    data (within ``budget`` seconds, at least one chunk), or ``{"likelihood": None, "why"}`` for
+    a model without one. With the ``train`` points, also ``gaussian_nll_nats`` (``gaussian_nll``);
     and the means of the trainer's ``likelihood_terms`` (the VAE's two bounds)."""
-    import torch
-
-    kind = getattr(trainer, "likelihood", None)
-    if kind is None or heldout is None:
-        why = "no held-out data" if kind else getattr(trainer, "no_likelihood_why", "this model has no likelihood")
-        return {"likelihood": kind, "why": why}
-    total, n, t0, terms = 0.0, 0, time.perf_counter(), {}
-    terms_of = getattr(trainer, "likelihood_terms", lambda x: {})
-    with trainer.evaluation(), torch.no_grad():
-        for start in range(0, len(heldout), chunk):
-            x = torch.as_tensor(heldout.x[start:start + chunk], device=trainer.device)
-            try:
-                logp = trainer.log_likelihood(x)
-            except NotImplementedError as exc:  # a setting of the model without one
-                return {"likelihood": None, "why": str(exc) or "this model has no likelihood"}
-            total += float(logp.double().sum())
-            for name, v in terms_of(x).items():
-                terms[name] = terms.get(name, 0.0) + float(v.double().sum())
-            n += len(x)
-            if time.perf_counter() - t0 > budget:
-                break
-    nll = -total / n
-    out = {"likelihood": kind, "nll_nats": nll, "bits_per_dim": bits_per_dim(nll, heldout),
-           "heldout_examples": n, **{name: v / n for name, v in terms.items()}}
+    why = no_likelihood(trainer) or ("no held-out data" if heldout is None else None)
+    if why:
+        return {"likelihood": getattr(trainer, "likelihood", None), "why": why}
+    try:
+        nll, n, terms = mean_nll(trainer, heldout.x, budget, chunk)
+    except NotImplementedError as exc:  # a setting of the model without one
+        return {"likelihood": None, "why": str(exc) or "this model has no likelihood"}
+    out = {"likelihood": trainer.likelihood, "nll_nats": nll, "bits_per_dim": bits_per_dim(nll, heldout),
+           "heldout_examples": n, **terms}
     if train is not None and heldout.kind == "points":
         out["gaussian_nll_nats"] = gaussian_nll(train, heldout.subset(slice(0, n)))
     return out

@@ -48,6 +48,11 @@ RUNTIME_VIEWS = (
              scalars=("modes_covered", "high_quality"),
              help="Measured by visgen for every model on mixture data (2,500 samples; high quality "
                   "within 3 standard deviations of a mode)"),
+    ViewDecl("likelihood", "lines", "Likelihood: bits per dimension", scalars=("train_bits_per_dim", "heldout_bits_per_dim"),
+             help="Measured by visgen for every model with a likelihood, on the same 256 training and "
+                  "256 held-out examples each time: exact for flows and PixelCNN, an upper bound for the "
+                  "VAE (IWAE) and DDPM (variational bound). Lower is better; a widening gap is overfitting. "
+                  "GANs have none."),
 )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from . import trace
 from .errors import CheckpointError, DataError, PluginError, VisgenError
-from .live_metrics import LiveCoverage
+from .live_metrics import LiveCoverage, LiveLikelihood
 from .rng import rng_set_aside
 from .snapshots import ViewProblem
 from .status import Divergence, RunState
@@ -39,6 +39,7 @@ class StepLoop:
         self.heldout = None
         self.device = None
         self.coverage: Optional[LiveCoverage] = None
+        self.likelihood: Optional[LiveLikelihood] = None
         self.view_step: dict = {}   # view id -> step its last snapshot was taken at
         self.previewed: set = set()  # views whose last snapshot was a preview (full one due when paused)
         self.problems: dict = {}    # view id -> why the view could not be taken
@@ -110,6 +111,10 @@ class StepLoop:
         trainer.step_count = step
         self.coverage = LiveCoverage(self.dataset)
         self.coverage.last_step = step
+        self.likelihood = LiveLikelihood(trainer, self.dataset, self.heldout, self.run.seed)
+        self.likelihood.last_step = step
+        if self.likelihood.why_not:  # said once, where the curve would be
+            self.run.slots.put("likelihood", ViewProblem(self.likelihood.why_not, step=step))
         self.view_step.clear()
         self.previewed.clear()
         self.problems.clear()
@@ -118,7 +123,7 @@ class StepLoop:
     def forget(self) -> None:
         """Drop the trainer (Reset); the data does not depend on the model and is kept."""
         self.trainer = None
-        self.coverage = None
+        self.coverage = self.likelihood = None
         self.view_step.clear()
         self.previewed.clear()
         self.problems.clear()
@@ -153,14 +158,17 @@ class StepLoop:
         trainer.step_count = n
         scalars = {k: float(v) for k, v in (raw or {}).items()}
         run.scalars.append(n, scalars)
-        if self.coverage is not None and self.coverage.due(n):
+        for view_id, meter, call in (("coverage", self.coverage, "sample_for_metrics"),
+                                     ("likelihood", self.likelihood, "log_likelihood")):
+            if meter is None or not meter.due(n):
+                continue
             with rng_set_aside(self.device):
-                measured = self.traced("sample_for_metrics", self.coverage.measure, trainer, n)
+                measured = self.traced(call, meter.measure, trainer, n)
             if measured:
                 run.scalars.append(n, measured, sparse=True)
                 scalars = {**scalars, **measured}
-            elif self.coverage.why_not:
-                run.slots.put("coverage", ViewProblem(self.coverage.why_not, step=n))
+            elif meter.why_not:
+                run.slots.put(view_id, ViewProblem(meter.why_not, step=n))
         if run.on_step is not None:
             run.on_step(n, run._status.wall_time + now - t0, scalars)
         changes = {"step": n, "wall_time": run._status.wall_time + now - t0}

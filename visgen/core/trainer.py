@@ -52,6 +52,8 @@ class Trainer:
     #: set by the runtime before it takes views: True while the run trains. A view whose
     #: full picture is dear (a 1,000-step sampler) may then draw a cheaper one and say so in
     #: the snapshot's ``preview``; the full picture is taken when the run pauses or steps.
+    #: Also True while the runtime measures the live likelihood curve: a model whose
+    #: likelihood is dear (DDPM's 1,000 KL terms) may give an unbiased estimate of it then.
     previewing: bool = False
     #: what ``log_likelihood`` gives: "exact" (flows, autoregressive models), "bound" (a lower
     #: bound on log p: the VAE's ELBO, DDPM's variational bound) or None (no likelihood: GANs)
