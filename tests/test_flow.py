@@ -13,7 +13,7 @@ from visgen import Field2D, FrameSequence, ImageGrid, Scatter
 from visgen.core.likelihood import heldout_nll
 from visgen.core.run import Run, RunState
 
-from visgen_flow.model import ActNorm, AffineCoupling, image_flow, points_flow
+from visgen_flow.model import ActNorm, AffineCoupling, FactorOut, InvConv1x1, Squeeze, image_flow, points_flow
 
 TRAIN_STEPS = 1500   # ~8 s on one core: held-out log p about -1.8 nats against the Gaussian's -3.3
 
@@ -60,19 +60,39 @@ def _flows():
     x2 = torch.randn(64, 2, dtype=torch.float64, generator=gen) * 1.5
     ximg = torch.randn(8, 1, 4, 4, dtype=torch.float64, generator=gen)
     yield "points", _randomised(points_flow(6, 16, actnorm=True).double(), x2), x2
-    yield "images", _randomised(image_flow((1, 4, 4), 4, 8, actnorm=True).double(), ximg), ximg
+    yield "images", _randomised(image_flow((1, 4, 4), 4, 8, actnorm=True).double(), ximg, 0.2), ximg
+    x8 = torch.randn(4, 1, 8, 8, dtype=torch.float64, generator=gen)
+    yield "images multi-scale", _randomised(image_flow((1, 8, 8), 2, 8, actnorm=True, conv1x1=True).double(), x8, 0.2), x8
+
+
+def _walk(flow, x, path=""):
+    """(name, layer, its input) for every layer, the factored-out scales' inner layers too."""
+    h = x.detach()
+    for i, layer in enumerate(flow.layers):
+        if isinstance(layer, FactorOut):
+            yield from _walk(layer.flow, h[:, :layer.keep], f"{path}{i}.")
+        yield f"{path}{i} {type(layer).__name__}", layer, h
+        h = layer(h)[0].detach()
+
+
+def test_the_image_flow_is_multi_scale_with_glow_pieces():
+    _, flow, x = list(_flows())[-1]
+    kinds = {type(layer) for _, layer, _ in _walk(flow, x)}
+    assert {Squeeze, InvConv1x1, FactorOut, ActNorm, AffineCoupling} <= kinds
+    scales = [layer for _, layer, _ in _walk(flow, x) if isinstance(layer, FactorOut)]
+    assert sorted(f.keep for f in scales) == [2, 4]  # 8x8x1 -> 4x4x4 keeps 2 channels, -> 2x2x8 keeps 4
+    assert flow(x)[0].shape == x.shape               # the latent has the image's shape
 
 
 def test_every_layer_and_the_flow_invert_exactly():
     for kind, flow, x in _flows():
         assert any(isinstance(l, ActNorm) for l in flow.layers) and any(isinstance(l, AffineCoupling) for l in flow.layers)
         with torch.no_grad():
-            h = x
-            for i, layer in enumerate(flow.layers):
+            for name, layer, h in _walk(flow, x):
                 y, _ = layer(h)
-                assert (y - h).abs().max() > 1e-3, f"{kind} layer {i} is the identity: the test would prove nothing"
-                assert torch.allclose(layer.inverse(y), h, atol=1e-5), f"{kind} layer {i}"
-                h = y
+                if y.shape == h.shape:
+                    assert (y - h).abs().max() > 1e-3, f"{kind} {name} is the identity: the test would prove nothing"
+                assert torch.allclose(layer.inverse(y), h, atol=1e-5), f"{kind} {name}"
             z, _ = flow(x)
             assert torch.allclose(flow.inverse(z), x, atol=1e-5), kind
             assert torch.allclose(flow(flow.inverse(x))[0], x, atol=1e-5), kind
@@ -89,14 +109,13 @@ def _brute_logdet(fn, x):
 
 def test_log_determinants_match_the_brute_force_jacobian():
     for kind, flow, x in _flows():
-        x = x[:6]
-        h = x
-        for i, layer in enumerate(flow.layers):
+        x = x[:6] if kind == "points" else x[:2]
+        for name, layer, h in _walk(flow, x):
             _, ld = layer(h)
             brute = _brute_logdet(layer, h)
-            assert ld.abs().max() > 1e-3, f"{kind} layer {i}: log det 0 would pass trivially"
-            assert torch.allclose(ld, brute, atol=1e-6), (kind, i, ld, brute)
-            h = layer(h)[0].detach()
+            if not isinstance(layer, Squeeze):  # a squeeze is a permutation: log det 0 is right
+                assert ld.abs().max() > 1e-3, f"{kind} {name}: log det 0 would pass trivially"
+            assert torch.allclose(ld, brute, atol=1e-6), (kind, name, ld, brute)
         _, total = flow(x)
         assert torch.allclose(total, _brute_logdet(flow, x), atol=1e-6), kind
 
@@ -216,8 +235,14 @@ def test_images_train_and_draw(flow_registry):
         _, nll = run.scalars.series(["nll"])["nll"]
         assert np.isfinite(nll).all() and nll[-5:].mean() < nll[:3].mean()
         tr = run.trainer
-        for view in ("samples", "latents"):
+        for view in ("samples", "latents", "temperatures"):
             assert isinstance(tr.snapshot(view), ImageGrid), view
+        latents = tr.snapshot("latents")
+        assert latents.images.shape[0] == 72                       # 24 images, each x, z and back
+        err = float(latents.title.split("error ")[1].rstrip(")"))
+        assert err < 1e-4, latents.title                            # the round trip x -> z -> x is exact
+        temps = tr.snapshot("temperatures").images.reshape(4, 8, -1)
+        assert temps[0].std(0).mean() < temps[-1].std(0).mean()    # T = 0.5 varies less than T = 1
         s = tr.sample(4)
         assert s.shape == (4, 1, 8, 8) and 0 <= s.min() and s.max() <= 1
         res = heldout_nll(tr, run.heldout)

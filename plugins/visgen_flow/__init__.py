@@ -26,9 +26,17 @@ Here <i>s</i> = 3 tanh(raw / 3) keeps the scale bounded, and the masks alternate
 <i>x</i><sub>1</sub> kept, then <i>x</i><sub>2</sub>), so every coordinate is transformed.
 <b>ActNorm</b> (Glow) optionally precedes each coupling: a per-channel affine map
 initialised from the first batch to zero mean and unit variance, log |det| = −Σ log σ.</p>
-<p><b>Images</b> are dequantised (uniform noise over each 8-bit level's bin), mapped to logit space,
-and coupled with checkerboard masks; their log-likelihood includes the logit map's log-determinant, so
-it is a density over [0, 1]<sup><i>D</i></sup> like every other model's.</p>
+<p><b>Images</b> are dequantised (uniform noise over each 8-bit level's bin) and mapped to logit space;
+their log-likelihood includes the logit map's log-determinant, so it is a density over
+[0, 1]<sup><i>D</i></sup> like every other model's. The flow is RealNVP's <b>multi-scale</b> one: at
+each scale, couplings with <b>checkerboard</b> masks (a pixel's neighbours change it), a
+<b>squeeze</b> (each 2×2 block of pixels becomes 4 channels: a permutation, log |det| = 0),
+couplings with <b>channel</b> masks (half the channels change the other half), then half the
+channels are <b>factored out</b>: they are already latent, and the next scale works on the rest.
+With <code>conv1x1</code>, Glow's <b>invertible 1×1 convolution</b> <i>y</i> = <i>W x</i> mixes
+channels before each channel coupling, log |det| = <i>H W</i> log |det <i>W</i>|. Sampling at
+<b>temperature</b> <i>T</i> draws <i>z</i> ~ 𝒩(0, <i>T</i>² <i>I</i>): below 1 it trades variety for
+cleaner images.</p>
 <p><b>What to watch.</b> <b>Density</b>: log <i>p</i>(<i>x</i>) over the plane (bright = likely), the data in
 dark grey. Click anywhere in the <b>data x / latents z</b> view (data grey, their latents
 <i>z</i> = <i>f</i>(<i>x</i>) coloured by moon: watch each moon become half of a Gaussian): a line follows that point through every layer to its latent <i>z</i>,
@@ -44,11 +52,14 @@ invertible map from a single Gaussian.</p>
 """
 
 PARAMS = [
-    Param("layers", 8, type="int", min=1, max=64, help="Number of affine coupling layers (alternating masks)"),
+    Param("layers", 8, type="int", min=1, max=64, kind_defaults={"images": 3},
+          help="Affine coupling layers (alternating masks); on images, per group of each scale"),
     Param("hidden", 64, type="int", min=4, max=2048,
           help="Width of the s, t networks (two hidden layers on points; conv channels on images)",
           kind_defaults={"images": 32}),  # 32 channels: ~20 steps/s on one CPU core
     Param("actnorm", False, type="bool", help="Glow's actnorm before each coupling (data-initialised affine)"),
+    Param("conv1x1", False, type="bool",
+          help="Images: Glow's invertible 1x1 convolution before each channel coupling (learned channel mixing)"),
     Param("lr", 2e-3, min=1e-6, max=1.0, live=True, log=True, help="Adam learning rate",
           kind_defaults={"images": 1e-3}),
     Param("batch_size", 256, type="int", min=2, max=8192, live=True, slider=False, help="Samples per step",
@@ -69,7 +80,10 @@ VIEWS = [
     ViewDecl("logdet", "field", "log|det ∂f/∂x| over the plane", datasets=("points",),
              help="Red: f stretches area on the way to z; blue: shrinks it. log p(x) = log N(f(x)) + this"),
     ViewDecl("samples", "image_grid", "Samples", datasets=("images",)),
-    ViewDecl("latents", "image_grid", "Images and their latents", datasets=("images",)),
+    ViewDecl("temperatures", "image_grid", "Samples at temperatures T", datasets=("images",),
+             help="x = f⁻¹(T z) for the same z: below 1 cleaner, less varied images"),
+    ViewDecl("latents", "image_grid", "Images, their latents and back", datasets=("images",),
+             help="Each image x, its latent z = f(x) and f⁻¹(z): the flow is invertible, the round trip exact"),
 ]
 
 

@@ -171,12 +171,94 @@ class ConvNet(nn.Module):
         return self.net(torch.cat([x_a, ones], 1))
 
 
-def image_flow(shape: tuple, n_layers: int, hidden: int, actnorm: bool = False, scale_max: float = 3.0) -> Flow:
-    """RealNVP on (C, H, W) images in logit space: checkerboard masks alternating parity."""
+class Squeeze(nn.Module):
+    """(C, H, W) -> (4C, H/2, W/2): each 2x2 block of pixels becomes 4 channels, so channel
+    masks can then split neighbouring pixels. A permutation: log|det| = 0."""
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        y = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(b, 4 * c, h // 2, w // 2)
+        return y, x.new_zeros(b)
+
+    def inverse(self, y):
+        b, c4, h, w = y.shape
+        return y.view(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * h, 2 * w)
+
+
+class Unsqueeze(Squeeze):
+    """The inverse of ``Squeeze`` as a layer: the latent goes back to the image's shape."""
+
+    def forward(self, x):
+        return super().inverse(x), x.new_zeros(len(x))
+
+    def inverse(self, y):
+        return super().forward(y)[0]
+
+
+class InvConv1x1(nn.Module):
+    """Glow's invertible 1x1 convolution: y = W x at every pixel, a learned mixing of channels
+    where RealNVP fixed which half a channel mask keeps; log|det| = H W log|det W|."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        q, _ = torch.linalg.qr(torch.randn(channels, channels))  # a rotation: starts volume-preserving
+        self.weight = nn.Parameter(q)
+
+    def forward(self, x):
+        y = torch.einsum("ij,bjhw->bihw", self.weight, x)
+        return y, (x.shape[2] * x.shape[3] * torch.linalg.slogdet(self.weight)[1]).expand(len(x))
+
+    def inverse(self, y):
+        return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(self.weight), y)
+
+
+class FactorOut(nn.Module):
+    """Multi-scale: the first ``keep`` channels go on through ``flow``; the rest are already
+    latent (they leave for z at this scale). Triangular, so log|det| is the inner flow's."""
+
+    def __init__(self, keep: int, flow: "Flow"):
+        super().__init__()
+        self.keep, self.flow = keep, flow
+
+    def forward(self, x):
+        y, ld = self.flow(x[:, :self.keep])
+        return torch.cat([y, x[:, self.keep:]], 1), ld
+
+    def inverse(self, y):
+        return torch.cat([self.flow.inverse(y[:, :self.keep]), y[:, self.keep:]], 1)
+
+
+def channel_mask(c: int, parity: int) -> torch.Tensor:
+    """(1, C, 1, 1) mask keeping the first half of the channels (parity 0) or the second."""
+    m = (torch.arange(c) < c // 2).float()
+    return (m if parity == 0 else 1 - m).view(1, c, 1, 1)
+
+
+def image_flow(shape: tuple, n_layers: int, hidden: int, actnorm: bool = False, scale_max: float = 3.0,
+               conv1x1: bool = False, scales: int = 2) -> Flow:
+    """RealNVP's multi-scale architecture on (C, H, W) images in logit space. At each of up to
+    ``scales`` scales (while H and W are even and at least 4): ``n_layers`` checkerboard couplings, a squeeze,
+    ``n_layers`` channel couplings (each after a Glow 1x1 convolution if ``conv1x1``), then half
+    the channels factored out; the last scale ends with ``n_layers`` checkerboard couplings.
+    The latent is unsqueezed back to the image's shape."""
     c, h, w = shape
-    layers = []
-    for i in range(n_layers):
-        if actnorm:
-            layers.append(ActNorm(c, image=True))
-        layers.append(AffineCoupling(checkerboard(h, w, i % 2), _zero_last(ConvNet(c, hidden)), scale_max))
-    return Flow(layers)
+
+    def coupling(mask, ch):
+        pre = [ActNorm(ch, image=True)] if actnorm else []
+        return [*pre, AffineCoupling(mask, _zero_last(ConvNet(ch, hidden)), scale_max)]
+
+    def stage(c, h, w, scales_left):
+        layers = [m for i in range(n_layers) for m in coupling(checkerboard(h, w, i % 2), c)]
+        if scales_left == 0 or h % 2 or w % 2 or min(h, w) < 4:  # a checkerboard needs 2x2 at least
+            return layers
+        c, h, w = 4 * c, h // 2, w // 2
+        layers.append(Squeeze())
+        for i in range(n_layers):
+            if conv1x1:
+                layers.append(InvConv1x1(c))
+            layers += coupling(channel_mask(c, i % 2), c)
+        layers.append(FactorOut(c // 2, Flow(stage(c // 2, h, w, scales_left - 1))))
+        layers.append(Unsqueeze())
+        return layers
+
+    return Flow(stage(c, h, w, scales))

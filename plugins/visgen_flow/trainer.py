@@ -15,6 +15,7 @@ GRID_LINES = 13         # lines of the z grid in each direction
 GRID_POINTS = 81        # points along each line (dense enough to read as a line)
 GRID_RANGE = 3.0        # the z grid covers [-3, 3]^2: 3 standard deviations of the base
 FIELD_RES = 96          # heatmap resolution
+TEMPERATURES = (0.5, 0.7, 0.85, 1.0)  # sampling temperatures shown side by side (Glow used 0.7)
 N_VIEW_POINTS = 1000
 LOGP_FLOOR = 12.0       # nats: the heatmap shows log p down to its maximum minus this
 ALPHA = 0.05            # logit transform of images: y = logit(ALPHA + (1 - 2 ALPHA) x)
@@ -39,7 +40,8 @@ class FlowTrainer(Trainer):
             self.likelihood = "bound"  # dequantised: a lower bound on the discrete image's likelihood
         if self.images:
             self.shape = tuple(data.x.shape[1:])
-            self.flow = image_flow(self.shape, p["layers"], p["hidden"], p["actnorm"]).to(self.device)
+            self.flow = image_flow(self.shape, p["layers"], p["hidden"], p["actnorm"],
+                                   conv1x1=p["conv1x1"]).to(self.device)
         else:
             self.flow = points_flow(p["layers"], p["hidden"], p["actnorm"]).to(self.device)
         self.opt = torch.optim.Adam(self.flow.parameters(), lr=p["lr"])
@@ -213,14 +215,25 @@ class FlowTrainer(Trainer):
         x = self._from_flow_space(self.flow.inverse(self.fixed_z))
         return ImageGrid.from_chw(to_numpy(x), nrow=8, title="x = f⁻¹(z), fixed z ~ N(0, I)")
 
+    def view_temperatures(self):
+        """The same fixed z at temperatures T: x = f^-1(T z), one row per T."""
+        z = self.fixed_z[:8]
+        rows = [self._from_flow_space(self.flow.inverse(t * z)) for t in TEMPERATURES]
+        return ImageGrid.from_chw(to_numpy(torch.cat(rows)), nrow=8,
+                                  captions=[f"T = {t:g}" if i % 8 == 0 else "" for t in TEMPERATURES for i in range(8)],
+                                  title="rows: x = f⁻¹(T z) for the same z, T = " + ", ".join(f"{t:g}" for t in TEMPERATURES))
+
     def view_latents(self):
-        """Training images and their latents z = f(x) (z / 4 + 0.5, mid-grey = 0)."""
-        x = self.data.x[self.view_idx[:32]]
+        """Training images, their latents z = f(x) (z / 4 + 0.5, mid-grey = 0) and f^-1(z) again."""
+        x = self.data.x[self.view_idx[:24]]
         y, _ = self._to_flow_space((torch.round(x * (self.levels - 1)) + 0.5) / self.levels)
         z, _ = self.flow(y)
-        rows = [torch.cat([x[i:i + 8], (z[i:i + 8] / 4 + 0.5).clamp(0, 1)]) for i in range(0, 32, 8)]
+        back = self._from_flow_space(self.flow.inverse(z))
+        err = float((self._from_flow_space(y) - back).abs().max())
+        rows = [torch.cat([x[i:i + 8], (z[i:i + 8] / 4 + 0.5).clamp(0, 1), back[i:i + 8]]) for i in range(0, 24, 8)]
         return ImageGrid.from_chw(to_numpy(torch.cat(rows)), nrow=8,
-                                  title="odd rows: x, even rows: z = f(x) (grey = 0; white/black = ±2)")
+                                  title=f"in threes: x, z = f(x) (grey = 0; white/black = ±2), f⁻¹(z) "
+                                        f"(largest pixel error {err:.1e})")
 
     def summary(self):
         """Exact NLL of up to 1,000 training points (the runtime reports the held-out one)."""

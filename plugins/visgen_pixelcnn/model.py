@@ -17,7 +17,7 @@ def quantise(x: torch.Tensor, levels: int) -> torch.Tensor:
     return (x * levels).floor().clamp(0, levels - 1).long()
 
 
-def dequantise(levels_: torch.Tensor, levels: int) -> torch.Tensor:
+def to_grey(levels_: torch.Tensor, levels: int) -> torch.Tensor:
     """Levels 0..K-1 -> grey values in [0, 1] for display (0 black, K-1 white)."""
     return levels_.float() / (levels - 1)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Optional
 
 import numpy as np
@@ -11,12 +12,13 @@ import torch.nn.functional as F
 from visgen import Bars, FrameSequence, ImageGrid, ParamError, Trainer, chw_to_hwc, tile, to_numpy
 from visgen.nn import BatchSampler, evaluating, set_lr
 
-from .model import build, dequantise, log_density, quantise
+from .model import build, to_grey, log_density, quantise
 
 N_ANIMATED = 16          # images the sampling animation draws (a 4 x 4 tile)
 MAX_PIXEL_FRAMES = 256   # up to this many pixels: one frame per pixel; beyond, one per row
 UNFILLED = (0.30, 0.42, 0.78)   # colour of a pixel the sampler has not drawn yet
 N_SUMMARY = 2000
+N_TIMED = 8        # images the sample-time view draws and times
 
 
 class PixelCNNTrainer(Trainer):
@@ -115,7 +117,22 @@ class PixelCNNTrainer(Trainer):
     def sample(self, n):
         with evaluating(self.model):
             lv = self.draw(n, y=self.labels_for(n))
-        return to_numpy(dequantise(lv, self.K))
+        return to_numpy(to_grey(lv, self.K))
+
+    @torch.no_grad()
+    def view_sample_time(self):
+        """Milliseconds per image: raster-order sampling (D network passes) against one pass of
+        the same network, which is what a flow's one-pass sampler costs with a net this size."""
+        n, y = N_TIMED, self.labels_for(N_TIMED)
+        t0 = time.perf_counter()
+        self.draw(n, gen=self._gen(), y=y)
+        t_draw = (time.perf_counter() - t0) / n
+        t0 = time.perf_counter()
+        self.model(torch.zeros(n, *self.shape, dtype=torch.long, device=self.device), y)
+        t_pass = (time.perf_counter() - t0) / n
+        return Bars([f"one pass: {1e3 * t_pass:.2g} ms", f"{self.D} passes: {1e3 * t_draw:.2g} ms"],
+                    [1e3 * t_pass, 1e3 * t_draw],
+                    y_label=f"ms per image: sampling is {t_draw / t_pass:.0f}x one pass")
 
     def summary(self):
         """Exact NLL on up to 2,000 training points, of the K levels themselves: nats and bits per
@@ -133,7 +150,7 @@ class PixelCNNTrainer(Trainer):
 
     def _rgb(self, lv: torch.Tensor, known: Optional[torch.Tensor] = None) -> np.ndarray:
         """Levels (n, C, H, W) -> (n, H, W, 3) in [0, 1], undrawn pixels in UNFILLED."""
-        img = chw_to_hwc(to_numpy(dequantise(lv, self.K)))
+        img = chw_to_hwc(to_numpy(to_grey(lv, self.K)))
         if img.ndim == 3:
             img = np.repeat(img[..., None], 3, axis=-1)
         if known is not None:
@@ -169,7 +186,7 @@ class PixelCNNTrainer(Trainer):
         title = f"{self.D} network passes, one per pixel; K = {self.K} levels"
         if self.conditional:
             title += "; column = class"
-        return ImageGrid.from_chw(to_numpy(dequantise(lv, self.K)),
+        return ImageGrid.from_chw(to_numpy(to_grey(lv, self.K)),
                                   nrow=self.n_classes if self.conditional else 8, title=title)
 
     def probe_pixel(self) -> tuple[int, int]:
