@@ -31,3 +31,11 @@ def test_realnvp_on_moons_draws_scrubs_and_follows_a_click(window_with, qtbot):
     line = next(p for p in views["path"].last_snapshot.series if p.polyline)
     assert np.allclose(line.xy[0], [0.5, 0.25], atol=1e-6) and len(line.xy) == 5
     qtbot.waitUntil(lambda: any(p.polyline for p in views["density"].last_snapshot.points), timeout=30_000)
+    # a click on the density heatmap follows that point too, in both views
+    views["density"].clicked.emit(-0.5, 0.5)
+
+    def starts_at_the_new_click(snapshot, series):
+        lines = [p for p in getattr(snapshot, series) if p.polyline]
+        return bool(lines) and np.allclose(lines[0].xy[0], [-0.5, 0.5], atol=1e-6)
+    qtbot.waitUntil(lambda: starts_at_the_new_click(views["path"].last_snapshot, "series")
+                    and starts_at_the_new_click(views["density"].last_snapshot, "points"), timeout=30_000)

@@ -69,9 +69,14 @@ def test_scatter_brushes_are_cached_per_class(qtbot):
         assert len(ids) == 1
 
 
-def test_clickable_scatter_emits_data_coordinates(qtbot):
-    view = make(qtbot, "scatter", "visgen.gui.views.scatter:ScatterView", clickable=True)
-    view.show_snapshot(scatter())
+@pytest.mark.parametrize("kind", ["scatter", "field"])
+def test_clickable_scatter_and_field_emit_data_coordinates(qtbot, kind):
+    if kind == "scatter":
+        view = make(qtbot, "scatter", "visgen.gui.views.scatter:ScatterView", clickable=True)
+        view.show_snapshot(scatter())
+    else:  # a heatmap takes clicks too (the flow's density: click a point to follow it to z)
+        view = make(qtbot, "field", "visgen.gui.views.field:FieldView", clickable=True)
+        view.show_snapshot(Field2D(np.random.default_rng(0).random((8, 8)), (-3, 3, -3, 3)))
     view.plot.getPlotItem().setRange(xRange=(-3, 3), yRange=(-3, 3), padding=0)
     qtbot.wait(20)
     vb = view.plot.getPlotItem().getViewBox()

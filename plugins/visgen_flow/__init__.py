@@ -38,7 +38,7 @@ channels before each channel coupling, log |det| = <i>H W</i> log |det <i>W</i>|
 <b>temperature</b> <i>T</i> draws <i>z</i> ~ 𝒩(0, <i>T</i>² <i>I</i>): below 1 it trades variety for
 cleaner images.</p>
 <p><b>What to watch.</b> <b>Density</b>: log <i>p</i>(<i>x</i>) over the plane (bright = likely), the data in
-dark grey. Click anywhere in the <b>data x / latents z</b> view (data grey, their latents
+dark grey. Click anywhere in the density or the <b>data x / latents z</b> view (data grey, their latents
 <i>z</i> = <i>f</i>(<i>x</i>) coloured by moon: watch each moon become half of a Gaussian): a line follows that point through every layer to its latent <i>z</i>,
 black there and <b>white</b> over the density (<b>orange</b> dot: the clicked <i>x</i>; its <i>z</i> the end
 of the line). <b>Warped grid</b>: a regular
@@ -69,9 +69,9 @@ PARAMS = [
 VIEWS = [
     ViewDecl("losses", "lines", "Negative log-likelihood", scalars=("nll",),
              help="Exact -log p(x) of each training batch (nats per example)"),
-    ViewDecl("density", "field", "Exact log p(x)", datasets=("points",),
-             help="log p(x) by change of variables over the plane, data on top; a point clicked in the "
-                  "x / z view shows its path x → z here too"),
+    ViewDecl("density", "field", "Exact log p(x)", datasets=("points",), clickable=True,
+             help="log p(x) by change of variables over the plane, data on top; click a point (here or "
+                  "in the x / z view) to draw its path x → z"),
     ViewDecl("grid", "frames", "z grid through the layers", datasets=("points",),
              help="A regular grid in z pulled back to x one layer at a time: frame 0 is z, the last is x"),
     ViewDecl("path", "scatter", "Data x, latents z = f(x) and a clicked path", clickable=True, datasets=("points",),

@@ -194,6 +194,35 @@ class PlotLegend(pg.LegendItem):
         ev.ignore()  # a legend in the layout stays in its row
 
 
+class ClickMarker:
+    """Clicks on a ``clickable`` view's plot: a left click inside the plot area (not on an axis
+    or the legend margin) emits ``view.clicked(x, y)`` in data coordinates and leaves a red
+    cross where it landed."""
+
+    def __init__(self, view: View, plot: PlotWidget):
+        self.view, self.plot_item = view, plot.getPlotItem()
+        self.marker = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen("r", width=2), brush=None)
+        self.marker.setZValue(10)
+        self.marker.setVisible(False)
+        self.plot_item.addItem(self.marker)
+        plot.scene().sigMouseClicked.connect(self._on_click)
+        plot.setCursor(Qt.CrossCursor)
+
+    def _on_click(self, ev) -> None:
+        if ev.button() != Qt.LeftButton:
+            return
+        vb = self.plot_item.getViewBox()
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = vb.mapSceneToView(ev.scenePos())
+        self.marker.setData(pos=np.array([[p.x(), p.y()]], np.float32))
+        self.marker.setVisible(True)
+        self.view.clicked.emit(float(p.x()), float(p.y()))
+
+    def hide(self) -> None:
+        self.marker.setVisible(False)
+
+
 def add_legend(plot_item: pg.PlotItem) -> PlotLegend:
     """A legend below ``plot_item``'s x axis (see ``PlotLegend``)."""
     return PlotLegend(plot_item)

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QWidget
 
 from ...core.snapshots import Field2D
-from .base import PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot
+from .base import ClickMarker, PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot
 
 
 class FieldView(View):
@@ -45,6 +45,8 @@ class FieldView(View):
         self.vectors = VectorLayer(self.plot_item, default_color=(255, 255, 255))
         self.range = RangeFollower(self.plot_item)
         self._cmap_name = "viridis"
+        self.clicks = ClickMarker(self, self.plot) if decl is not None and decl.clickable else None
+        self.marker = self.clicks.marker if self.clicks else None
 
     def shown(self, layer: str) -> bool:
         """Whether ``layer`` is switched on (a new layer gets a check box, on)."""
@@ -90,3 +92,5 @@ class FieldView(View):
         self.points.clear()
         self.vectors.clear()
         self.range.forget()
+        if self.clicks:
+            self.clicks.hide()

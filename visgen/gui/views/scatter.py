@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 
 from ...core.snapshots import Scatter
-from .base import PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot, robust_bounds
+from .base import ClickMarker, PointLayer, RangeFollower, VectorLayer, View, add_legend, make_plot, robust_bounds
 
 
 class ScatterView(View):
@@ -25,13 +24,8 @@ class ScatterView(View):
         self.points = PointLayer(self.plot_item, self.legend)
         self.vectors = VectorLayer(self.plot_item)
         self.range = RangeFollower(self.plot_item)
-        self.marker = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen("r", width=2), brush=None)
-        self.marker.setZValue(10)
-        self.marker.setVisible(False)
-        self.plot_item.addItem(self.marker)
-        if decl.clickable:
-            self.plot.scene().sigMouseClicked.connect(self._on_click)
-            self.plot.setCursor(Qt.CrossCursor)
+        self.clicks = ClickMarker(self, self.plot) if decl.clickable else None
+        self.marker = self.clicks.marker if self.clicks else None
 
     @property
     def items(self) -> list[pg.ScatterPlotItem]:
@@ -49,20 +43,10 @@ class ScatterView(View):
         elif snapshot.series:
             self.range.fit(robust_bounds(np.concatenate([ps.xy for ps in snapshot.series])))
 
-    def _on_click(self, ev) -> None:
-        if ev.button() != Qt.LeftButton:
-            return
-        vb = self.plot_item.getViewBox()
-        if not vb.sceneBoundingRect().contains(ev.scenePos()):
-            return  # on an axis or the legend margin
-        p = vb.mapSceneToView(ev.scenePos())
-        self.marker.setData(pos=np.array([[p.x(), p.y()]], np.float32))
-        self.marker.setVisible(True)
-        self.clicked.emit(float(p.x()), float(p.y()))
-
     def clear(self) -> None:
         super().clear()
         self.points.clear()
         self.vectors.clear()
         self.range.forget()
-        self.marker.setVisible(False)
+        if self.clicks:
+            self.clicks.hide()
