@@ -224,6 +224,8 @@ def test_views_draw_and_a_click_follows_its_point(trained, flow_registry):
     with tr.evaluation():
         z_click, _ = tr.flow(torch.tensor([[1.0, 0.5]]))
     assert np.allclose(line.xy[-1], z_click.numpy()[0], atol=1e-5)  # ends at its z
+    back = next(p for p in path.series if p.name.startswith("f⁻¹(z), back"))
+    assert np.allclose(back.xy, [[1.0, 0.5]], atol=1e-5)           # and the inverse lands on x again
     assert np.allclose(next(p for p in dens.points if p.polyline).xy, line.xy)
 
 

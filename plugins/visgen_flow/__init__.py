@@ -41,7 +41,8 @@ cleaner images.</p>
 dark grey. Click anywhere in the density or the <b>data x / latents z</b> view (data grey, their latents
 <i>z</i> = <i>f</i>(<i>x</i>) coloured by moon: watch each moon become half of a Gaussian): a line follows that point through every layer to its latent <i>z</i>,
 black there and <b>white</b> over the density (<b>orange</b> dot: the clicked <i>x</i>; its <i>z</i> the end
-of the line). <b>Warped grid</b>: a regular
+of the line; a small <b>blue</b> dot in the x / z view: <i>f</i><sup>−1</sup>(<i>z</i>), the inverse taken layer
+by layer back from <i>z</i>, landing on <i>x</i> again, its error in the legend). <b>Warped grid</b>: a regular
 grid in <i>z</i> (<b>blue</b> horizontal and <b>orange</b> vertical lines, in the palette's first two
 colours) undone one layer at a time; press play to watch the plane fold onto the moons. Each
 coupling bends lines in only one direction, the one its mask lets it change. <b>log|det|</b>: where

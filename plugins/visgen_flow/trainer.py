@@ -196,6 +196,10 @@ class FlowTrainer(Trainer):
                        PointSet("after each layer", path[1:-1], color=(0, 0, 0), size=6),
                        PointSet("clicked x", path[:1], color=LINE_ORANGE, size=12),
                        PointSet("z = f(x)", path[-1:], color=(0, 0, 0), size=12)]
+            # and back: the inverse, layer by layer, lands on the clicked x again
+            back = to_numpy(self.flow.inverse_trajectory(torch.as_tensor(path[-1:], device=self.device))[-1])
+            err = float(np.abs(back - path[:1]).max())
+            series.append(PointSet(f"f⁻¹(z), back (error {err:.0e})", back, color=Z_BLUE, size=6))
         return Scatter(series, x_label="x1 / z1", y_label="x2 / z2")
 
     def view_samples2d(self):
