@@ -25,7 +25,7 @@ from ..composition import default_registry
 from ..core import runfiles as rf
 from ..core.errors import PluginError, VisgenError
 from ..core.evaluation import evaluate
-from ..core.likelihood import heldout_nll
+from ..core.likelihood import heldout_nll, no_likelihood
 from ..core.run import Run
 from ..core.run_folder import RunFolder
 from ..core.status import RunState
@@ -111,7 +111,9 @@ def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder) -> int
               "steps": steps, "visgen_version": __version__, "run_id": uuid.uuid4().hex}
     rf.write_json(stage / rf.CONFIG, config)
 
-    declared = [s for v in run_.views if v.kind == "lines" for s in v.scalars]
+    def declared():  # a model without a likelihood gets no empty likelihood columns
+        return [s for v in run_.views if v.kind == "lines"
+                and not (v.id == "likelihood" and no_likelihood(run_.trainer)) for s in v.scalars]
     metrics = rf.MetricsWriter(stage / rf.METRICS, declared)
     run_.on_step = metrics.write
     bar = Progress(steps)

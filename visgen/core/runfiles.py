@@ -26,16 +26,19 @@ CONFIG, METRICS, CHECKPOINT, SAMPLES, SUMMARY = (
 
 class MetricsWriter:
     """Streams rows to ``metrics.csv``; the columns are fixed by the model's declared
-    scalars plus those of the first step (a later, new scalar is not written)."""
+    scalars plus those of the first step (a later, new scalar is not written). ``declared``
+    may be a callable, asked at the first step (when the trainer exists): a column of a
+    metric the model turns out not to have is then left out, not written empty."""
 
     def __init__(self, path: Path, declared=()):
         self._file = open(path, "w", newline="")
-        self._declared = list(dict.fromkeys(declared))
+        self._declared = declared
         self._writer: Optional[csv.DictWriter] = None
 
     def write(self, step: int, wall_time: float, scalars: dict) -> None:
         if self._writer is None:
-            names = self._declared + [k for k in scalars if k not in self._declared]
+            declared = list(dict.fromkeys(self._declared() if callable(self._declared) else self._declared))
+            names = declared + [k for k in scalars if k not in declared]
             self._writer = csv.DictWriter(self._file, ["step", "wall_time", *names], extrasaction="ignore")
             self._writer.writeheader()
         self._writer.writerow({"step": step, "wall_time": f"{wall_time:.4f}",
