@@ -92,7 +92,8 @@ def _load_run(run_dir: Path, registry, settings, device, seed, threads) -> Run:
     registry = registry or default_registry()
     try:  # names and values against the registry: the model's own parameters, typed as declared
         run = Run(registry, config["model"], config["dataset"], seed=seed, device=device,
-                  dataset_path=config.get("data_path"), threads=threads)
+                  dataset_path=config.get("data_path"), threads=threads,
+                  data_seed=config.get("seed", 0))  # the training run's held-out part
         for k, v in config["params"].items():
             run.params.values[k] = run.params[k].validate(v)  # typed: text is no number here
     except VisgenError as exc:

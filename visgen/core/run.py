@@ -80,7 +80,8 @@ class Run:
     def __init__(self, registry: Registry, model: str, dataset: Optional[str] = None, *,
                  params: Optional[dict] = None, seed: int = 0, device: str = "auto",
                  dataset_path: Optional[str] = None, dataset_options: Optional[dict] = None,
-                 max_steps: Optional[int] = None, threads: Optional[int] = None, name: str = ""):
+                 max_steps: Optional[int] = None, threads: Optional[int] = None, name: str = "",
+                 data_seed: Optional[int] = None):
         self.registry = registry
         self.spec = registry.model(model)
         self.dataset_spec = registry.dataset(dataset or self.spec.default_dataset)
@@ -94,6 +95,9 @@ class Run:
         self.id = next(_ids)
         self.name = name or f"{self.spec.id}:{self.dataset_spec.name}#{self.id}"
         self.seed = int(seed)
+        #: the seed that chose the held-out part: the training run's, when a saved run is loaded
+        #: to sample with another seed (else its "held-out" data would include training data)
+        self.data_seed = self.seed if data_seed is None else int(data_seed)
         self.device_name = device
         self.dataset_path = dataset_path
         self.dataset_options = dict(dataset_options or {})

@@ -57,7 +57,7 @@ class StepLoop:
             spec = self.run.dataset_spec
             loader = resolve(spec.loader)
             full = loader(path=self.run.dataset_path or spec.default_path, **self.run.dataset_options)
-            self.dataset, self.heldout = split_heldout(full, self.run.seed)
+            self.dataset, self.heldout = split_heldout(full, self.run.data_seed)
         return self.dataset
 
     def make_trainer(self, params: dict):
