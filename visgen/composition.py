@@ -83,6 +83,13 @@ def _locate(run_dir: Path, naming: Optional[Path]) -> Path:
     return run_dir
 
 
+def _training_seed(config: dict) -> int:
+    """The seed a run was trained with (it chose the held-out part); 0 for runs saved before
+    seeds were checked, which may hold a negative one (or none)."""
+    seed = config.get("seed", 0)
+    return seed if isinstance(seed, int) and seed >= 0 else 0
+
+
 def _load_run(run_dir: Path, registry, settings, device, seed, threads) -> Run:
     from .core import runfiles as rf
     from .core.checkpoint import read_checkpoint
@@ -93,7 +100,7 @@ def _load_run(run_dir: Path, registry, settings, device, seed, threads) -> Run:
     try:  # names and values against the registry: the model's own parameters, typed as declared
         run = Run(registry, config["model"], config["dataset"], seed=seed, device=device,
                   dataset_path=config.get("data_path"), threads=threads,
-                  data_seed=config.get("seed", 0))  # the training run's held-out part
+                  data_seed=_training_seed(config))  # the training run's held-out part
         for k, v in config["params"].items():
             run.params.values[k] = run.params[k].validate(v)  # typed: text is no number here
     except VisgenError as exc:
