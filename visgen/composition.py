@@ -87,7 +87,9 @@ def _training_seed(config: dict) -> int:
     """The seed a run was trained with (it chose the held-out part); 0 for runs saved before
     seeds were checked, which may hold a negative one (or none)."""
     seed = config.get("seed", 0)
-    return seed if isinstance(seed, int) and seed >= 0 else 0
+    if isinstance(seed, float) and seed.is_integer():  # JSON's 3.0 is 3 (runfiles.check_int)
+        seed = int(seed)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
 
 
 def _load_run(run_dir: Path, registry, settings, device, seed, threads) -> Run:
