@@ -1,6 +1,48 @@
 """Measurements of what a model has learnt, from outside the model (Qt-free).
 
 ``digits_classifier``: a small classifier of the 8x8 digits, trained once and
-cached, that judges generated digits (time to insight; later the Frechet
-distance and KID on its features).
+cached, that judges generated digits (time to insight; the Frechet distance and
+KID on its features).
+
+Sample quality (issue 12), one idea per module, each number beside what real
+data scores:
+
+* ``sample_report.sample_metrics``: everything below for one batch of samples,
+  with the held-out real data's numbers as ``reference``;
+* ``feature_distances``: ``frechet_distance``, ``kernel_distance`` (KID);
+* ``manifold``: ``precision_recall_density_coverage``;
+* ``point_distances``: ``energy_distance``;
+* ``memorisation``: ``nearest_training_neighbours``;
+* ``classifier_scores``: ``class_histogram``, ``confident_fraction``,
+  ``classifier_score`` (and ``classifier_summary``: all three).
+
+Importing this package is cheap (no torch): the names below load their module
+on first use, as ``visgen``'s own lazy names do.
 """
+from __future__ import annotations
+
+_LAZY = {
+    "sample_metrics": ".sample_report",
+    "frechet_distance": ".feature_distances",
+    "kernel_distance": ".feature_distances",
+    "precision_recall_density_coverage": ".manifold",
+    "energy_distance": ".point_distances",
+    "nearest_training_neighbours": ".memorisation",
+    "class_histogram": ".classifier_scores",
+    "confident_fraction": ".classifier_scores",
+    "classifier_score": ".classifier_scores",
+    "classifier_summary": ".classifier_scores",
+    "load_digits_classifier": ".digits_classifier",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'visgen.metrics' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)
