@@ -4,6 +4,7 @@
     visgen list [--json]
     visgen train MODEL --dataset NAME [--steps N] [--set k=v ...] [--seed S] [--device D] --out DIR
     visgen sample RUN_DIR [--n N] [--set k=v ...] --out FILE
+    visgen eval RUN_DIR [RUN_DIR ...] [--n N] [--json] [--csv FILE] [--seeds]
 
 User mistakes (unknown names, bad values, bad data files) exit with status 2
 and one line on stderr; a model that crashes exits with status 1, one that
@@ -16,7 +17,7 @@ import sys
 
 from ..core.errors import VisgenError
 
-COMMANDS = ("list", "train", "sample")
+COMMANDS = ("list", "train", "sample", "eval")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +70,7 @@ def _check_device(args) -> None:
 
 def _gui_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="visgen", description=(
-        "Open the visgen window. Subcommands: list, train, sample (visgen COMMAND --help)."))
+        "Open the visgen window. Subcommands: list, train, sample, eval (visgen COMMAND --help)."))
     p.add_argument("--run", action="append", default=[], metavar="MODEL[:DATASET]",
                    help="open with this run training (repeatable: one run each, in tabs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -113,6 +114,16 @@ def _sub_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=_seed, default=0)
     sp.add_argument("--device", default="auto")
     sp.add_argument("--out", required=True, help="PNG grid, or CSV for 2D points")
+
+    ep = sub.add_parser("eval", help="measure saved runs on one data set side by side (one row each)")
+    ep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    ep.add_argument("--n", type=int, help="samples per run (default: 1,000 images or 2,500 points)")
+    ep.add_argument("--json", action="store_true", help="also print one JSON object per run")
+    ep.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    ep.add_argument("--seeds", action="store_true",
+                    help="add one row per model: the mean and spread over its runs (e.g. several seeds)")
+    ep.add_argument("--seed", type=_seed, default=0, help="seed of the samples drawn")
+    ep.add_argument("--device", default="auto")
     return p
 
 

@@ -102,6 +102,63 @@ def read_config(run_dir) -> dict:
     return config
 
 
+#: Largest summary.json or metrics.csv ``visgen eval`` reads: a summary is a few kB, and a
+#: metrics.csv of a million steps with ten scalars is about 100 MB.
+MAX_SUMMARY_BYTES = 1 << 20
+MAX_METRICS_BYTES = 256 << 20
+
+
+def read_summary(run_dir) -> dict:
+    """A run folder's ``summary.json`` as a dict ({} when there is none: a run saved before it
+    was written); VisgenError with one line naming the file when it is not a JSON object."""
+    path = Path(run_dir) / SUMMARY
+    if not path.is_file():
+        return {}
+    try:
+        if path.stat().st_size > MAX_SUMMARY_BYTES:
+            raise VisgenError(f"{path}: {path.stat().st_size:,} bytes, too large for a run's summary")
+        summary = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise VisgenError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise VisgenError(f"{path}: not a run's summary (JSON nested too deeply)") from None
+    except ValueError as exc:
+        raise VisgenError(f"{path}: not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(summary, dict):
+        raise VisgenError(f"{path}: holds {json_type(summary)}, not a JSON object")
+    return summary
+
+
+def read_metrics(run_dir) -> dict:
+    """A run folder's ``metrics.csv`` as ``{column: float array}`` (empty cells - metrics
+    measured every few hundred steps - are NaN; {} when there is no file). VisgenError with
+    one line naming the file when it is not a table of numbers."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return {}
+    try:
+        if path.stat().st_size > MAX_METRICS_BYTES:
+            raise VisgenError(f"{path}: {path.stat().st_size:,} bytes, more than the "
+                              f"{MAX_METRICS_BYTES:,} a run's metrics may take")
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise VisgenError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise VisgenError(f"{path}: not a CSV table ({_first_line(exc)})") from None
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    try:
+        values = np.array([[float(v) if v else math.nan for v in r] for r in body], dtype=np.float64)
+    except ValueError as exc:
+        raise VisgenError(f"{path}: not a table of numbers ({_first_line(exc)})") from None
+    if body and values.shape != (len(body), len(header)):
+        raise VisgenError(f"{path}: rows of {values.shape[1] if values.ndim == 2 else '?'} cells under "
+                          f"a header of {len(header)}")
+    return {name: values[:, i] if body else np.zeros(0) for i, name in enumerate(header)}
+
+
 def check_config(path, config) -> None:
     """Check the fields of a parsed ``config.json`` (at ``path``, for the message): types and
     ranges only; model, dataset and parameter names are checked against the registry by

@@ -1,0 +1,64 @@
+"""``visgen eval``, run as a user runs it: one row per saved run, held-out real data first for
+scale, runs on different data refused in one line."""
+import csv
+import json
+
+import pytest
+from test_cli import visgen
+
+
+@pytest.fixture(scope="module")
+def ring_runs(tmp_path_factory):
+    """Two VAE seeds and a GAN on ring8, a few hundred steps each (about 15 s together)."""
+    root = tmp_path_factory.mktemp("eval")
+    runs = []
+    for name, model, seed in (("vae-s0", "vae", 0), ("vae-s1", "vae", 1), ("gan-s0", "gan", 0)):
+        out = root / name
+        proc = visgen("train", model, "--dataset", "ring8", "--steps", 300, "--seed", seed,
+                      "--set", "hidden=32", "--out", out)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(out)
+    return runs
+
+
+def test_eval_prints_one_row_per_run_after_the_real_data(ring_runs, tmp_path):
+    table_csv = tmp_path / "table.csv"
+    proc = visgen("eval", *ring_runs, "--n", 1000, "--json", "--csv", table_csv, "--seeds", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["run", "energy", "Frechet"]
+    assert lines[2].startswith("held-out real data")
+    for run in ring_runs:                                         # one row each, in the order given
+        assert sum(line.startswith(f"{run.name} (") for line in lines) == 1
+    assert any(line.startswith("vae: mean of 2 runs") for line in lines)   # --seeds
+    rows = json.loads(proc.stdout[proc.stdout.index("["):])
+    assert [r["run"] for r in rows[:3]] == [str(r) for r in ring_runs]
+    vae = rows[0]
+    for key in ("energy_distance", "frechet_distance", "precision", "recall", "modes_covered",
+                "sample_time_ms", "likelihood", "bits_per_dim", "loss_spread"):
+        assert key in vae, key
+    assert vae["likelihood"] == "bound" and rows[2]["likelihood"] == "none"  # the GAN has none
+    assert 0 <= vae["modes_covered"] <= 8 and vae["sample_time_ms"] > 0
+    assert rows[3]["runs"] == 2 and "energy_distance_std" in rows[3]
+    # the real data scores what real data should: about no distance, every mode
+    with open(table_csv, newline="") as f:
+        table = list(csv.DictReader(f))
+    real = table[0]
+    assert real["run"] == "held-out real data" and float(real["modes_covered"]) == 8
+    assert abs(float(real["energy_distance"])) < 0.05
+    assert len(table) == 1 + 3 + 1
+
+
+def test_eval_refuses_runs_on_different_data(ring_runs, tmp_path):
+    other = tmp_path / "moons"
+    assert visgen("train", "vae", "--dataset", "moons", "--steps", 5, "--out", other).returncode == 0
+    proc = visgen("eval", ring_runs[0], other)
+    assert proc.returncode == 2 and proc.stdout == ""
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "different data" in err and "ring8" in err and "moons" in err
+
+
+def test_eval_names_a_folder_that_is_no_run(tmp_path):
+    proc = visgen("eval", tmp_path)
+    assert proc.returncode == 2 and "not a visgen run folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
