@@ -62,3 +62,21 @@ def test_eval_names_a_folder_that_is_no_run(tmp_path):
     proc = visgen("eval", tmp_path)
     assert proc.returncode == 2 and "not a visgen run folder" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("summary.json", "{not json", "not valid JSON"),
+    ("summary.json", "[1, 2]", "not a JSON object"),
+    ("metrics.csv", "step,wall_time,loss\n1,0.1,abc\n", "not a table of numbers"),
+    ("metrics.csv", "step,wall_time,loss\n1,0.1\n", "header of 3"),
+])
+def test_eval_names_a_hostile_run_file(ring_runs, tmp_path, name, text, says):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(ring_runs[0], run)
+    (run / name).write_text(text)
+    proc = visgen("eval", run)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and str(run / name) in err[0] and says in err[0], err   # before any sampling

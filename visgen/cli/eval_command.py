@@ -56,9 +56,11 @@ def run(args) -> int:
         seen = ", ".join(f"{d} ({c['dataset']}{' ' + c['data_path'] if c.get('data_path') else ''})"
                          for d, c in zip(args.run_dirs, configs))
         raise VisgenError(f"runs on different data cannot be compared: {seen}")
+    # every run's files read before any model loads: a bad one costs no sampling
+    saved = [(rf.read_summary(d), rf.read_metrics(d)) for d in args.run_dirs]
     rows, reference = [], None
-    for run_dir, config in zip(args.run_dirs, configs):
-        row, ref = measure(run_dir, config, args)
+    for run_dir, config, (summary, history) in zip(args.run_dirs, configs, saved):
+        row, ref = measure(run_dir, config, summary, history, args)
         rows.append(row)
         reference = reference or ref
     kind = rows[0]["kind"]
@@ -72,8 +74,9 @@ def run(args) -> int:
     return 0
 
 
-def measure(run_dir: str, config: dict, args) -> tuple:
-    """``(row, reference)`` for one run folder: its metrics and held-out real data's."""
+def measure(run_dir: str, config: dict, summary: dict, history: dict, args) -> tuple:
+    """``(row, reference)`` for one run folder (its ``summary.json`` and ``metrics.csv`` read
+    already): its metrics and held-out real data's."""
     from ..metrics import sample_metrics
 
     run_ = load_run(run_dir, device=args.device, seed=args.seed)
@@ -84,7 +87,6 @@ def measure(run_dir: str, config: dict, args) -> tuple:
                                         chunk=500 if data.kind == "points" else 100,
                                         progress=bar.update)
     metrics = sample_metrics(samples, data, run_.heldout, seed=args.seed)
-    summary, history = rf.read_summary(run_dir), rf.read_metrics(run_dir)
     row = {"run": str(run_dir), "model": config["model"], "dataset": config["dataset"],
            "steps": summary.get("steps", config.get("steps")), "kind": data.kind,
            "samples": len(samples), "sample_time_ms": 1e3 * per_sample,
