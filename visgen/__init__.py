@@ -18,6 +18,8 @@ from .core.dataset import Dataset, Mixture
 
 __version__ = "0.1.0"
 
+from .lazy_names import lazy_getattr
+
 _LAZY = {
     "Trainer": ".core.trainer",
     "TrainContext": ".core.trainer",
@@ -31,13 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'visgen' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -67,7 +67,7 @@ def run(args) -> int:
     groups = by_model(rows) if args.seeds else []
     print(table(kind, ([reference] if reference else []) + rows + groups))
     if args.json:
-        print(json.dumps(rows + groups, indent=2, default=_jsonable))
+        print(json.dumps(rows + groups, indent=2, default=rf.jsonable))
     if args.csv:
         write_atomically(Path(args.csv), lambda tmp: write_csv(tmp, ([reference] if reference else []) + rows + groups))
         print(f"wrote {args.csv}", file=sys.stderr)
@@ -171,11 +171,3 @@ def check_csv(out: Path) -> None:
     if out.suffix.lower() != ".csv":
         raise VisgenError(f"--csv {out}: must end in .csv")
     check_out(out)
-
-
-def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -53,14 +53,15 @@ def write_json(path: Path, data: dict) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, default=jsonable) + "\n")
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)  # a full disk must not leave half a file beside the whole one
         raise
 
 
-def _jsonable(o):
+def jsonable(o):
+    """``json.dumps``' ``default``: numpy numbers and arrays as Python ones, anything else as text."""
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):

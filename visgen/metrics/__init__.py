@@ -21,6 +21,8 @@ on first use, as ``visgen``'s own lazy names do.
 """
 from __future__ import annotations
 
+from ..lazy_names import lazy_getattr
+
 _LAZY = {
     "sample_metrics": ".sample_report",
     "frechet_distance": ".feature_distances",
@@ -36,13 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'visgen.metrics' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)
