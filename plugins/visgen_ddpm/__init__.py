@@ -32,7 +32,7 @@ probability <i>p</i><sub>uncond</sub>; at sampling mix the two predictions with 
 a bound, not the exact likelihood. It is the sum of a KL divergence per timestep between the true posterior and the sampler's step,
 <i>L</i> = KL(<i>q</i>(<i>x<sub>T</sub></i> | <i>x</i><sub>0</sub>) ‖ 𝒩(0, <i>I</i>)) + Σ<sub><i>t</i>=2..<i>T</i></sub> KL(<i>q</i>(<i>x</i><sub><i>t</i>−1</sub> | <i>x<sub>t</sub></i>, <i>x</i><sub>0</sub>) ‖ <i>p</i><sub>θ</sub>(<i>x</i><sub><i>t</i>−1</sub> | <i>x<sub>t</sub></i>)) − log <i>p</i><sub>θ</sub>(<i>x</i><sub>0</sub> | <i>x</i><sub>1</sub>),
 each KL in closed form on one draw of <i>x<sub>t</sub></i>, with the EMA network and the sampler's variance β̃<sub><i>t</i></sub>.
-All terms are summed (at the default <i>T</i> = 1,000; with more steps, an unbiased estimate from one <i>t</i> in each of 1,000 equal strata of 2..<i>T</i>).</p>
+All terms are summed for the held-out figure at the default <i>T</i> = 1,000 (with more steps, and for the live Likelihood curve while training, an unbiased estimate: one <i>t</i> drawn in each of a few strata of 2..<i>T</i>, equal on a log scale, since the terms change fastest at small <i>t</i>).</p>
 <p><b>What to watch.</b> Scrub the forward frames to see data dissolve into noise; play the reverse
 frames to see noise become data; the loss by <i>t</i> shows which noise levels are hard; on 2D data
 the arrows of −ε point from noise towards the data.</p>
