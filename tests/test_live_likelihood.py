@@ -55,6 +55,7 @@ def test_the_window_shows_the_curve_and_the_reason(window_with, qtbot):
     reason = window.run_views[gan].views["likelihood"]
     gan.step_once()
     qtbot.waitUntil(lambda: "implicit" in reason.problem.text(), timeout=20_000)
+    assert "d62728" not in reason.problem.styleSheet()    # a fact about the model, not an error in red
     flow = window.new_run("realnvp", "moons", settings=["layers=2", "hidden=16"])
     window.run_views[flow].docks["likelihood"].raise_()
     curve = window.run_views[flow].views["likelihood"]

@@ -256,6 +256,9 @@ class ViewProblem(Snapshot):
     """Put in a view's slot by the runtime (never by a trainer) when taking the view
     failed: the trainer raised inside it, or returned a snapshot its view kind cannot
     draw. The dock shows ``message`` once; training goes on, and the view is asked
-    again only after a parameter change, a Reset or a Load."""
+    again only after a parameter change, a Reset or a Load. ``info``: not a failure but
+    the reason the view has nothing to show for this model (a GAN's likelihood), said
+    plainly rather than as an error."""
 
     message: str
+    info: bool = False

@@ -114,7 +114,7 @@ class StepLoop:
         self.likelihood = LiveLikelihood(trainer, self.dataset, self.heldout, self.run.seed)
         self.likelihood.last_step = step
         if self.likelihood.why_not:  # said once, where the curve would be
-            self.run.slots.put("likelihood", ViewProblem(self.likelihood.why_not, step=step))
+            self.run.slots.put("likelihood", ViewProblem(self.likelihood.why_not, step=step, info=True))
         self.view_step.clear()
         self.previewed.clear()
         self.problems.clear()
@@ -168,7 +168,8 @@ class StepLoop:
                 run.scalars.append(n, measured, sparse=True)
                 scalars = {**scalars, **measured}
             elif meter.why_not:
-                run.slots.put(view_id, ViewProblem(meter.why_not, step=n))
+                # no likelihood is a fact about the model; a model that cannot sample is a gap
+                run.slots.put(view_id, ViewProblem(meter.why_not, step=n, info=view_id == "likelihood"))
         if run.on_step is not None:
             run.on_step(n, run._status.wall_time + now - t0, scalars)
         changes = {"step": n, "wall_time": run._status.wall_time + now - t0}

@@ -83,7 +83,7 @@ class RunViews:
         for view_id, view in self.views.items():
             snap = run.take(view_id)
             if isinstance(snap, ViewProblem):
-                view.show_problem(snap.message)
+                view.show_problem(snap.message, info=snap.info)
             if view.decl.scalars:
                 continue  # drawn from the scalar stream above
             if snap is not None and not isinstance(snap, ViewProblem):

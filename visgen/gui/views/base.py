@@ -19,6 +19,8 @@ pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
 SYMBOLS = ("o", "t", "s", "d", "star", "p")
 FRESH_STYLE = "color: #606060; padding: 0 4px; font-size: 11px"
+PROBLEM_STYLE = "color: #d62728; padding: 4px"   # something failed
+INFO_STYLE = "color: #303030; padding: 4px"      # nothing to show, and why (not a failure)
 STALE_STYLE = "color: #b35900; padding: 0 4px; font-size: 11px; font-weight: bold"
 
 
@@ -55,7 +57,7 @@ class View(QWidget):
         self.layout_.addWidget(self.freshness)
         # Why this view shows nothing (the model's view raised, or sent what it cannot draw).
         self.problem = QLabel(objectName="view-problem", wordWrap=True)
-        self.problem.setStyleSheet("color: #d62728; padding: 4px")
+        self.problem.setStyleSheet(PROBLEM_STYLE)
         self.problem.setTextInteractionFlags(self.problem.textInteractionFlags() | Qt.TextSelectableByMouse)
         self.problem.hide()
         self.layout_.addWidget(self.problem)
@@ -69,9 +71,11 @@ class View(QWidget):
     def show_scalars(self, series: dict) -> None:
         """Draw scalar histories ``{name: (steps, values)}``; most views ignore them."""
 
-    def show_problem(self, message: str) -> None:
-        """Say in the dock why nothing new is drawn (``""`` hides the message)."""
+    def show_problem(self, message: str, info: bool = False) -> None:
+        """Say in the dock why nothing new is drawn (``""`` hides the message): in red when
+        something failed, in plain text when the model simply has nothing to show (``info``)."""
         self.problem.setText(message)
+        self.problem.setStyleSheet(INFO_STYLE if info else PROBLEM_STYLE)
         self.problem.setVisible(bool(message))
 
     def show_freshness(self, text: str, stale: bool = False, why: str = "") -> None:
