@@ -39,6 +39,7 @@ def test_eval_prints_one_row_per_run_after_the_real_data(ring_runs, tmp_path):
         assert key in vae, key
     assert vae["likelihood"] == "bound" and rows[2]["likelihood"] == "none"  # the GAN has none
     assert 0 <= vae["modes_covered"] <= 8 and vae["sample_time_ms"] > 0
+    assert 0 < vae["seconds_to_final"] <= vae["train_seconds"] + 1
     assert rows[3]["runs"] == 2 and "energy_distance_std" in rows[3]
     # the real data scores what real data should: about no distance, every mode
     with open(table_csv, newline="") as f:
@@ -80,3 +81,18 @@ def test_eval_names_a_hostile_run_file(ring_runs, tmp_path, name, text, says):
     assert proc.returncode == 2, proc.stderr
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and str(run / name) in err[0] and says in err[0], err   # before any sampling
+
+
+def test_seconds_to_final_is_when_the_curve_settled():
+    import numpy as np
+
+    from visgen.cli.eval_command import seconds_to_final
+
+    t = np.linspace(0, 100, 1001)
+    loss = 10 * np.exp(-t / 10) + 1             # within 5 % of the way down after about 30 s
+    got = seconds_to_final({"step": t, "wall_time": t, "loss": loss})
+    assert 27 < got < 33, got
+    modes = np.full_like(t, np.nan)
+    modes[::100] = [1, 3, 8, 6, 8, 8, 8, 8, 8, 8, 8]   # first at 8 at t = 20 (then hops)
+    assert seconds_to_final({"wall_time": t, "loss": loss, "modes_covered": modes}) == 20
+    assert np.isnan(seconds_to_final({}))

@@ -30,6 +30,7 @@ from .sample_command import check_out, write_atomically
 DEFAULT_N = {"images": 1000, "points": 2500}
 MAX_N = 20_000
 STABLE_TAIL = 0.2  # the last fifth of training: how much the loss still moves there
+NEAR_FINAL = 0.05  # "reached its final level": within 5 % of the way from its first to its last
 
 #: The table's columns, per data kind: (key, heading, format).
 COLUMNS = {
@@ -41,7 +42,8 @@ COLUMNS = {
                ("high_quality", "hq", ".2f")],
 }
 COMMON = [("bits_per_dim", "bits/dim", ".2f"), ("likelihood", "lik.", "s"), ("sample_time_ms", "ms/sample", ".3g"),
-          ("steps_per_second", "steps/s", ".0f"), ("loss_spread", "loss spread", ".3f")]
+          ("steps_per_second", "steps/s", ".0f"), ("seconds_to_final", "s to final", ".1f"),
+          ("loss_spread", "loss spread", ".3f")]
 
 
 def run(args) -> int:
@@ -93,6 +95,7 @@ def measure(run_dir: str, config: dict, summary: dict, history: dict, args) -> t
            "steps_per_second": summary.get("steps_per_second"), "train_seconds": summary.get("train_seconds"),
            "likelihood": summary.get("likelihood") or "none", "nll_nats": summary.get("nll_nats"),
            "bits_per_dim": summary.get("bits_per_dim"), "loss_spread": loss_spread(history),
+           "seconds_to_final": seconds_to_final(history),
            **{k: v for k, v in metrics.items() if k not in ("reference", "kind")}}
     reference = None
     if metrics.get("reference"):
@@ -110,6 +113,30 @@ def loss_spread(history: dict) -> float:
         tail = tail[np.isfinite(tail)]
         if len(tail) >= 10:  # a column measured every step, not a sparse metric
             return float(tail.std() / max(abs(tail.mean()), 1e-12))
+    return math.nan
+
+
+def seconds_to_final(history: dict) -> float:
+    """Wall time until training reached its final quality, as the runs record it: the first
+    time modes covered reached its final count (mixtures), else the first time the main
+    loss's running mean came within ``NEAR_FINAL`` of its final level. NaN without history."""
+    wall = history.get("wall_time")
+    if wall is None or len(wall) == 0:
+        return math.nan
+    modes = history.get("modes_covered")
+    if modes is not None and np.isfinite(modes).any():
+        seen = np.isfinite(modes)
+        final = modes[seen][-1]
+        return float(wall[seen][np.argmax(modes[seen] >= final)])
+    for name in (k for k in history if k not in ("step", "wall_time")):
+        v = history[name]
+        if np.isfinite(v).sum() < 10 or not np.isfinite(v).all():
+            continue  # a sparse metric, or a diverged run
+        window = max(1, len(v) // 50)
+        mean = np.convolve(v, np.ones(window) / window, mode="valid")  # running mean: steps are noisy
+        final, start = mean[-1], mean[0]
+        near = np.abs(mean - final) <= NEAR_FINAL * max(abs(start - final), 1e-12)
+        return float(wall[window - 1:][np.argmax(near)])
     return math.nan
 
 
