@@ -88,7 +88,12 @@ def measure(run_dir: str, config: dict, summary: dict, history: dict, args) -> t
     samples, per_sample = sample_within(trainer, n, float(getattr(trainer, "summary_budget", 30.0)),
                                         chunk=500 if data.kind == "points" else 100,
                                         progress=bar.update)
-    metrics = sample_metrics(samples, data, run_.heldout, seed=args.seed)
+    bars = {}
+
+    def training(done, total):  # the first measurement of a data set trains its feature classifier
+        bars.setdefault("bar", Progress(total, unit="batches", label=f"{data.name}: training the "
+                                        "feature classifier (once; cached)")).update(done)
+    metrics = sample_metrics(samples, data, run_.heldout, seed=args.seed, progress=training)
     row = {"run": str(run_dir), "model": config["model"], "dataset": config["dataset"],
            "steps": summary.get("steps", config.get("steps")), "kind": data.kind,
            "samples": len(samples), "sample_time_ms": 1e3 * per_sample,

@@ -35,6 +35,7 @@ _LAZY = {
     "classifier_score": ".classifier_scores",
     "classifier_summary": ".classifier_scores",
     "load_digits_classifier": ".digits_classifier",
+    "load_image_classifier": ".image_classifier",
 }
 
 

@@ -14,16 +14,16 @@ Qt-free; torch and numpy only. Training takes 10-15 s on one CPU core.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+# shared with the classifier of any labelled image data set (cache_dir is also this module's API)
+from .image_classifier import cache_dir, data_key, heldout_split, save_atomically
+from .image_classifier import non_images as non_digits
 
 CODE_VERSION = 2   # bump when the network, its training or the split changes
 SEED = 0
@@ -83,18 +83,6 @@ class DigitsClassifier:
         return self.net.features(self._batch(images)).numpy()
 
 
-def heldout_split(labels: np.ndarray, fraction: float = HELD_OUT, seed: int = SEED) -> tuple:
-    """``(train_idx, test_idx)``: the same ``fraction`` of every class held out, by a seeded shuffle."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(fraction * len(idx)))
-        test.append(idx[:k])
-        train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
-
-
 def _shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Each image moved by up to one pixel in each direction: generated digits are rarely centred
     exactly like the data, and a judge that only knows one position would call them unsure."""
@@ -108,27 +96,13 @@ def _shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out.gather(3, cols)
 
 
-def non_digits(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """As many pictures that are no digit as ``x`` holds: each of x's digits with its pixels
-    shuffled (the same ink, no shape), uniform noise, and the mean digit under noise (the grey
-    blob an untrained generator draws). A plain classifier calls such pictures a digit with
-    90 % confidence; taught that they are none (a uniform answer), its confidence means shape."""
-    n = len(x)
-    flat = x.reshape(n, 64)
-    scrambled = flat.gather(1, torch.argsort(torch.rand(n, 64, generator=gen), 1)).reshape(n, 1, 8, 8)
-    noise = torch.rand(n, 1, 8, 8, generator=gen)
-    blob = (x.mean(0, keepdim=True) + 0.2 * torch.randn(n, 1, 8, 8, generator=gen)).clamp(0, 1)
-    pick = torch.randint(0, 3, (n, 1, 1, 1), generator=gen)
-    return torch.where(pick == 0, scrambled, torch.where(pick == 1, noise, blob))
-
-
 def train_classifier(x: np.ndarray, labels: np.ndarray, seed: int = SEED) -> DigitsClassifier:
     """Train a ``DigitsNet`` on (N, 1, 8, 8) images in [0, 1] with the held-out split removed
     (and on ``non_digits`` towards a uniform answer); its accuracy on the held-out images is
     measured and kept."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1, 1, 8, 8)
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    train_idx, test_idx = heldout_split(y.numpy(), seed=seed)
+    train_idx, test_idx = heldout_split(y.numpy(), HELD_OUT, seed)
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):  # the caller's global RNG stays as it was
         torch.manual_seed(seed)
@@ -156,21 +130,9 @@ def train_classifier(x: np.ndarray, labels: np.ndarray, seed: int = SEED) -> Dig
     return DigitsClassifier(net, accuracy)
 
 
-def cache_dir() -> Path:
-    """Where cached weights live: ``$VISGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/visgen``, else ``~/.cache/visgen``."""
-    if os.environ.get("VISGEN_CACHE_DIR"):
-        return Path(os.environ["VISGEN_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "visgen"
-
-
 def cache_key(x: np.ndarray, labels: np.ndarray, seed: int = SEED) -> str:
     """Hash of the data, the labels, the seed and ``CODE_VERSION``: a new key means retrain."""
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
-    h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
-    h.update(f"digits-classifier v{CODE_VERSION} seed {seed}".encode())
-    return h.hexdigest()[:16]
+    return data_key(x, labels, f"digits-classifier v{CODE_VERSION} seed {seed}")
 
 
 def load_digits_classifier(dataset=None, cache: bool = True, seed: int = SEED) -> DigitsClassifier:
@@ -192,19 +154,5 @@ def load_digits_classifier(dataset=None, cache: bool = True, seed: int = SEED) -
             pass  # an unreadable or foreign file: train again and overwrite it
     clf = train_classifier(x, labels, seed)
     if cache:
-        _save(path, {"state": clf.net.state_dict(), "heldout_accuracy": clf.heldout_accuracy})
+        save_atomically(path, {"state": clf.net.state_dict(), "heldout_accuracy": clf.heldout_accuracy})
     return clf
-
-
-def _save(path: Path, obj: dict) -> None:
-    """Write to a temporary file and rename: two processes training at once never leave half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

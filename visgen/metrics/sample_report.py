@@ -6,15 +6,18 @@ data in the same way (the ``reference``): a Frechet distance of 4 means little
 alone, and a lot next to "real digits score 4.4". The held-out part is the run's
 (``visgen.core.likelihood.split_heldout``), which the model never saw.
 
-Images are compared on the digits classifier's 128 features when the data are
-visgen's 8x8 digits (or on a classifier the caller passes), else on raw pixels;
-points on themselves. None of these numbers is comparable with a published FID,
+Images are compared on a classifier's features: the digits classifier's when the
+data are visgen's 8x8 digits, else a small classifier trained on the training data's
+own images and labels (``image_classifier``, cached; Fashion-MNIST, shapes, labelled
+image folders), or one the caller passes. Unlabelled images are compared on raw
+pixels, points on themselves. None of these numbers is comparable with a published FID,
 KID or Inception Score: ``notes`` says so beside each.
 
 Qt-free; numpy, torch and (on first use) torchmetrics.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Optional
 
@@ -41,14 +44,37 @@ def _pick(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
 
 
-def _classifier_for(train: Dataset, classifier):
-    """The classifier to judge ``train``'s kind of images with, or None (compare pixels)."""
+def _classifier_for(train: Dataset, heldout: Optional[Dataset], classifier, progress=None) -> tuple:
+    """``(classifier, feature_space)``: what judges ``train``'s kind of images and the name of
+    its features, or ``(None, "pixels")`` for images without labels to train one on.
+
+    One classifier per data set, trained on all of it (the training and held-out parts
+    together, in an order no run's seed changes), as the digits classifier is: every run on
+    that data is then measured in the same feature space, so the rows of one table compare.
+    It has seen the held-out images too; it judges samples, and the reference row is measured
+    with it the same way."""
     if classifier is not None:
-        return classifier
+        return classifier, "classifier features"
     if train.name == "digits" and train.image_shape == DIGITS_SHAPE:
         from .digits_classifier import load_digits_classifier
-        return load_digits_classifier()  # trained on all of visgen's digits, cached
-    return None
+        return load_digits_classifier(), "digits classifier features"  # all visgen's digits, cached
+    from .image_classifier import load_image_classifier
+    clf = load_image_classifier(_whole(train, heldout), progress)  # cached per data set
+    if clf is None:
+        return None, "pixels"
+    return clf, f"{train.name} classifier features"
+
+
+def _whole(train: Dataset, heldout: Optional[Dataset]) -> Dataset:
+    """``train`` and ``heldout`` together, sorted by a fixed random projection of each image:
+    the same examples in the same order whichever seed split them."""
+    if heldout is None or train.labels is None or heldout.labels is None:
+        return train
+    x = np.concatenate([train.x, heldout.x])
+    labels = np.concatenate([train.labels, heldout.labels])
+    w = np.random.default_rng(0).standard_normal(x[0].size)
+    order = np.argsort(x.reshape(len(x), -1).astype(np.float64) @ w, kind="stable")
+    return dataclasses.replace(train, x=x[order], labels=labels[order])
 
 
 def _image_row(x, real_features, real_few, real_pixels, heldout_pixels, classifier, n, rng) -> dict:
@@ -81,13 +107,15 @@ def _point_row(x, real, real_few, mixture, n, rng) -> dict:
 
 
 def sample_metrics(samples, train: Dataset, heldout: Optional[Dataset] = None, classifier=None,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, progress=None) -> dict:
     """Sample-quality metrics of ``samples`` against ``train``, and of ``heldout`` likewise.
 
     ``samples``: (N, C, H, W) or (N, H, W) images, or (N, 2) points, of ``train``'s kind.
     ``classifier``: anything with ``features(images)`` (N, F) and ``probabilities(images)``
-    (N, classes); by default visgen's digits classifier for the 8x8 digits, and raw pixels
-    (no class scores) for other images.
+    (N, classes); by default visgen's digits classifier for the 8x8 digits, a classifier
+    trained on ``train`` for other labelled images (``load_image_classifier``: up to a minute
+    on first use, then cached; ``progress(done, total)`` hears of its training batches), and
+    raw pixels (no class scores) for unlabelled images.
 
     Returns a dict (plain numbers and lists, ready for JSON):
 
@@ -103,7 +131,9 @@ def sample_metrics(samples, train: Dataset, heldout: Optional[Dataset] = None, c
       held-out data): what real data scores;
     * ``n_samples``, ``non_finite`` (samples left out, not finite), ``n_compared`` (vectors
       per set in the distances and precision/recall of both rows), ``n_real``, ``kind``,
-      ``feature_space``, ``seconds``, and ``notes``: what each number is and is not.
+      ``feature_space`` ("digits classifier features", "<name> classifier features",
+      "classifier features" for the caller's, "pixels" or "points"), ``seconds``, and
+      ``notes``: what each number is and is not.
 
     Set metrics take ``n_compared`` = min(samples, held-out, ``MAX_COMPARED``) vectors from
     each row, because Frechet distance and precision/recall shift with the set size; both
@@ -149,9 +179,7 @@ def sample_metrics(samples, train: Dataset, heldout: Optional[Dataset] = None, c
         if train.mixture is not None:
             notes["modes_covered"] = "modes with a sample within 3 std of their centre, on every sample"
     else:
-        clf = _classifier_for(train, classifier)
-        out["feature_space"] = ("digits classifier features" if clf is not None and classifier is None
-                                else "classifier features" if clf is not None else "pixels")
+        clf, out["feature_space"] = _classifier_for(train, heldout, classifier, progress)
         embed = clf.features if clf is not None else (lambda v: v.reshape(len(v), -1))
         real_features = embed(real)
         real_pixels = _pick(train.x, MAX_NEIGHBOUR_TRAIN, rng)
