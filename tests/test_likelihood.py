@@ -169,3 +169,25 @@ def test_a_loaded_run_keeps_the_heldout_part_it_was_trained_without(tmp_path):
     other = Run(registry_with("vae"), "vae", "ring8", seed=0)
     other.build()
     assert not np.array_equal(run.heldout.x, other.heldout.x)   # the test could tell them apart
+
+
+def test_a_dear_likelihood_stops_near_its_time_budget_and_shows_progress():
+    """Chunks grow from 16, so a model costing 10 ms per example stops after about the budget,
+    not after a whole 256-example chunk (2.6 s); and the caller hears of each chunk."""
+    import time
+
+    from visgen.core.likelihood import mean_nll
+
+    class Slow(Gaussian2D):
+        def log_likelihood(self, x):
+            time.sleep(0.01 * len(x))
+            return super().log_likelihood(x)
+
+    heard = []
+    t0 = time.perf_counter()
+    _, n, _ = mean_nll(Slow(), points(1000).x, budget=0.3, progress=lambda done, total: heard.append(done))
+    spent = time.perf_counter() - t0
+    assert n == 16 + 32 and spent < 1.0, (n, spent)       # 0.16 s after 16, 0.48 s after 48: stop
+    assert heard == [16, 48]
+    # the same chunks whatever the timing: a seeded model gives the same number each time
+    assert mean_nll(Gaussian2D(), points(1000).x, budget=60)[1] == 1000

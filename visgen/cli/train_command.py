@@ -210,7 +210,10 @@ def _evaluate(run_: Run, out: Path, summary: dict) -> None:
     summary.update(result)
     summary.update(trainer.summary())
     # after the model's own extras: the held-out names mean held-out, whatever a plugin reports
-    summary.update(heldout_nll(trainer, run_.heldout, budget=trainer.summary_budget, train=run_.dataset))
+    held = Progress(len(run_.heldout) if run_.heldout is not None else 1, unit="examples",
+                    label="held-out likelihood")
+    summary.update(heldout_nll(trainer, run_.heldout, budget=trainer.summary_budget, train=run_.dataset,
+                               progress=lambda done, total: held.update(done)))
 
 
 def _check_views(run_: Run, summary: dict) -> None:
