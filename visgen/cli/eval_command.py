@@ -184,8 +184,10 @@ def _cell(row: dict, key: str, fmt: str) -> str:
 
 
 def _name(row: dict) -> str:
-    return row["run"] if row["model"] in ("(data)",) or row["run"].endswith("runs") \
-        else f"{Path(row['run']).name} ({row['model']})"
+    """A run's row: its folder and model; the real data's and a group's rows: their own label."""
+    if row["model"] == "(data)" or "runs" in row:
+        return row["run"]
+    return f"{Path(row['run']).name} ({row['model']})"
 
 
 def write_csv(path: Path, rows: list) -> None:
