@@ -68,14 +68,15 @@ def mean_nll(trainer, x: np.ndarray, budget: float = 30.0, chunk: int = 256, pre
     stop once ``budget`` seconds are spent (at least one chunk done): a dear model (DDPM's
     1,000 terms on 28x28 images) overruns the budget by at most about its own length, not by a
     whole large chunk. The sizes do not depend on timing, so a model that draws noise per call
-    (a seeded generator) gives the same number every time. ``progress(done, total)`` hears of each chunk. ``preview``
-    (the live curve while training) lets a model with a dear likelihood give an unbiased
-    estimate of it instead (``Trainer.previewing``). Raises NotImplementedError for a setting
-    without a likelihood."""
+    (a seeded generator) gives the same number every time. ``progress(done, total)`` hears of
+    each chunk. ``preview`` (the live curve while training) lets a model with a dear likelihood
+    give an unbiased estimate of it instead (``Trainer.previewing``), and skips
+    ``likelihood_terms``. Raises NotImplementedError for a setting without a likelihood."""
     import torch
 
     total, n, t0, terms = 0.0, 0, time.perf_counter(), {}
-    terms_of = getattr(trainer, "likelihood_terms", lambda x: {})
+    # the live curve (preview) shows one number: the other figures would be computed for nothing
+    terms_of = (lambda x: {}) if preview else getattr(trainer, "likelihood_terms", lambda x: {})
     was, trainer.previewing = getattr(trainer, "previewing", False), preview
     size = min(chunk, FIRST_CHUNK)
     with trainer.evaluation(), torch.no_grad(), _restoring(trainer, "previewing", was):
