@@ -131,3 +131,16 @@ def test_runs_of_any_seed_share_one_feature_space(shapes):
     probe = data.x[:50]
     assert np.array_equal(first.features(probe), second.features(probe))
     assert space == "shapes classifier features"
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b"", b"\x80\x04K\x01."])
+def test_a_broken_cache_file_is_trained_again_not_a_crash(shapes, content):
+    """A truncated, foreign or unpicklable file where the cache should be (a disk filled up, a
+    kill mid-write by an older visgen): the classifier is trained again and the file replaced."""
+    train = shapes[0]
+    path = ic.image_cache_path(train)
+    assert path.exists()
+    path.write_bytes(content)
+    clf = ic.load_image_classifier(train)
+    assert clf.heldout_accuracy > 0.9
+    assert ic.load_cached(path, ic.ImageNet(1, train.num_classes)) is not None   # rewritten whole

@@ -22,7 +22,7 @@ from torch import nn
 import torch.nn.functional as F
 
 # shared with the classifier of any labelled image data set (cache_dir is also this module's API)
-from .image_classifier import cache_dir, data_key, heldout_split, save_atomically
+from .image_classifier import cache_dir, data_key, heldout_split, load_cached, save_atomically
 from .image_classifier import non_images as non_digits
 
 CODE_VERSION = 2   # bump when the network, its training or the split changes
@@ -143,15 +143,9 @@ def load_digits_classifier(dataset=None, cache: bool = True, seed: int = SEED) -
         dataset = load_digits()
     x, labels = dataset.x, dataset.labels
     path = cache_dir() / f"digits-classifier-{cache_key(x, labels, seed)}.pt"
-    if cache and path.exists():
-        try:
-            saved = torch.load(path, weights_only=True)  # weights only: a cache file can never run code
-            net = DigitsNet()
-            net.load_state_dict(saved["state"])
-            net.eval()
-            return DigitsClassifier(net, float(saved["heldout_accuracy"]))
-        except (OSError, RuntimeError, KeyError, ValueError):
-            pass  # an unreadable or foreign file: train again and overwrite it
+    loaded = load_cached(path, DigitsNet()) if cache else None
+    if loaded is not None:
+        return DigitsClassifier(*loaded)
     clf = train_classifier(x, labels, seed)
     if cache:
         save_atomically(path, {"state": clf.net.state_dict(), "heldout_accuracy": clf.heldout_accuracy})

@@ -25,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import pickle
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -143,6 +145,22 @@ def save_atomically(path: Path, obj: dict) -> None:
         raise
 
 
+def load_cached(path: Path, net: nn.Module) -> Optional[tuple]:
+    """``(net, heldout_accuracy)`` with ``net``'s weights read from the cache file ``path``, or
+    None when there is none or it cannot be used (unreadable, truncated, not a checkpoint, a
+    foreign network): the caller then trains again and overwrites it."""
+    if not path.exists():
+        return None
+    try:
+        with warnings.catch_warnings():  # torch's notes on a foreign file's pickle say nothing useful here
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, weights_only=True)  # weights only: a cache file can never run code
+        net.load_state_dict(saved["state"])
+        return net.eval(), float(saved["heldout_accuracy"])
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError):
+        return None
+
+
 def heldout_split(labels: np.ndarray, fraction: float = HELD_OUT, seed: int = SEED) -> tuple:
     """``(train_idx, test_idx)``: the same ``fraction`` of every class held out, by a seeded shuffle."""
     rng = np.random.default_rng(seed)
@@ -240,15 +258,9 @@ def load_image_classifier(dataset, progress: Optional[Callable[[int, int], None]
         return None
     classes = max(dataset.num_classes, int(labels.max()) + 1)
     path = image_cache_path(dataset, seed)
-    if cache and path.exists():
-        try:
-            saved = torch.load(path, weights_only=True)  # weights only: a cache file can never run code
-            net = ImageNet(dataset.image_shape[0], classes)
-            net.load_state_dict(saved["state"])
-            net.eval()
-            return ImageClassifier(net, float(saved["heldout_accuracy"]), dataset.image_shape)
-        except (OSError, RuntimeError, KeyError, ValueError):
-            pass  # an unreadable or foreign file: train again and overwrite it
+    loaded = load_cached(path, ImageNet(dataset.image_shape[0], classes)) if cache else None
+    if loaded is not None:
+        return ImageClassifier(loaded[0], loaded[1], dataset.image_shape)
     clf = train_image_classifier(dataset.x, labels, classes, seed, progress)
     if cache:
         save_atomically(path, {"state": clf.net.state_dict(), "heldout_accuracy": clf.heldout_accuracy})
