@@ -86,7 +86,7 @@ def test_eval_names_a_hostile_run_file(ring_runs, tmp_path, name, text, says):
 def test_seconds_to_final_is_when_the_curve_settled():
     import numpy as np
 
-    from visgen.cli.eval_command import seconds_to_final
+    from visgen.metrics.run_report import seconds_to_final
 
     t = np.linspace(0, 100, 1001)
     loss = 10 * np.exp(-t / 10) + 1             # within 5 % of the way down after about 30 s

@@ -13,6 +13,8 @@ data scores:
 * ``manifold``: ``precision_recall_density_coverage``;
 * ``point_distances``: ``energy_distance``;
 * ``memorisation``: ``nearest_training_neighbours``;
+* ``run_report.measure_run``: one row of the comparison table for one run, live or
+  saved (``visgen eval`` and the Compare window);
 * ``classifier_scores``: ``class_histogram``, ``confident_fraction``,
   ``classifier_score`` (and ``classifier_summary``: all three).
 
@@ -25,6 +27,7 @@ from ..lazy_names import lazy_getattr
 
 _LAZY = {
     "sample_metrics": ".sample_report",
+    "measure_run": ".run_report",
     "frechet_distance": ".feature_distances",
     "kernel_distance": ".feature_distances",
     "precision_recall_density_coverage": ".manifold",
