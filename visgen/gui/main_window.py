@@ -12,7 +12,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow,
                                QScrollArea, QSplitter, QTabBar, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -38,6 +38,9 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.setDockOptions(QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AnimatedDocks)
         self._slots = 0  # numbers the pages, never reused
+        self.compare_window = None  # made when first asked for
+        self.only_view: str | None = None  # "One view of every run": the view id shown, side by side
+        self._views_before: dict = {}  # page -> {view id: visible} before only_view hid the others
         self.pages: dict = {}  # Run -> RunPage, in the order of the tabs and of the run list
         self._frames: dict = {}  # Run -> the scroll area its page sits in
         self.run_views: dict = {}  # Run -> its page's RunViews (docks and views)
@@ -150,6 +153,17 @@ class MainWindow(QMainWindow):
         for dock in (self.panel_dock, self.theory_dock, self.plugins_dock):
             menu.addAction(dock.toggleViewAction())
 
+        compare = self.menuBar().addMenu("&Compare")
+        self.compare_action = compare.addAction("Compare runs…", self.open_compare)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.compare_action.setToolTip("Measure runs on one data set side by side: table, samples, triangle")
+        self.families_action = compare.addAction("Compare the families", lambda: self.compare_families())
+        self.families_action.setToolTip("Train one run of each family (VAE, GAN, diffusion, flow, PixelCNN) on the "
+                                        "data chosen under New run, a few minutes on a 2-core CPU, then measure them")
+        self.one_view_menu = compare.addMenu("One view of every run")
+        self.one_view_menu.aboutToShow.connect(self._fill_one_view_menu)
+        compare.addAction("Save a picture of the run pages…", lambda: self.save_pages_png())
+
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -224,6 +238,7 @@ class MainWindow(QMainWindow):
         run.stop()
         self.closed_runs.append(run)
         page = self.pages.pop(run)
+        self._views_before.pop(page, None)
         del self.run_views[run]
         self._save_layout(page)
         page.views.shutdown()
@@ -262,14 +277,17 @@ class MainWindow(QMainWindow):
         return self.pages.get(self.panel.current)
 
     def _show_pages(self) -> None:
-        """Tabs: only the current run's page; side by side: every page. A hidden page's
-        views ask for nothing, so only what is on screen costs its run any time."""
+        """Tabs: only the current run's page; side by side: every page (with ``only_view``,
+        every page that has that view). A hidden page's views ask for nothing, so only what
+        is on screen costs its run any time."""
         current, side = self.panel.current, self.side_by_side.isChecked()
+        shown = {run for run, page in self.pages.items()
+                 if (run is current and not side) or (side and (self.only_view is None or self.only_view in page.docks))}
         for run, frame in self._frames.items():  # hide first, so two pages are never both shown
-            if run is not current and not side:
+            if run not in shown:
                 frame.hide()
         for run, frame in self._frames.items():
-            if run is current or side:
+            if run in shown:
                 frame.show()
         self.splitter.setVisible(bool(self.pages))
         self.empty_hint.setVisible(not self.pages)
@@ -278,6 +296,8 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _side_by_side_toggled(self, on: bool) -> None:
+        if not on and self.only_view is not None:
+            self.show_one_view(None)
         self._show_pages()
         if on:
             self._share_width()
@@ -289,11 +309,12 @@ class MainWindow(QMainWindow):
         if again and not self._auto_share:
             return
         self._auto_share = True
-        frames = [self._frames[run] for run in self.pages]
-        total = self.splitter.width() - self.splitter.handleWidth() * (len(frames) - 1)
-        if not frames or total <= 0:
+        shown = [run for run in self.pages if not self._frames[run].isHidden()]
+        total = self.splitter.width() - self.splitter.handleWidth() * (len(shown) - 1)
+        if not shown or total <= 0:
             return
-        sizes = fair_shares([self.pages[run].minimumSizeHint().width() for run in self.pages], total)
+        shares = dict(zip(shown, fair_shares([self.pages[run].minimumSizeHint().width() for run in shown], total)))
+        sizes = [shares.get(run, 0) for run in self.pages]  # the splitter's order: every page, hidden ones 0
         if not again or any(abs(a - b) > 4 for a, b in zip(sizes, self.splitter.sizes())):
             self.splitter.setSizes(sizes)
 
@@ -308,6 +329,86 @@ class MainWindow(QMainWindow):
         if page is not None:
             for dock in page.docks.values():
                 self.run_views_menu.addAction(dock.toggleViewAction())
+
+    # -- comparing -----------------------------------------------------------------------
+    def open_compare(self):
+        """Show the Compare window (made on first use), with the open runs to pick from."""
+        from .compare.compare_window import CompareWindow
+
+        if self.compare_window is None:
+            self.compare_window = CompareWindow(self.registry, lambda: self.runs, parent=self)
+        self.compare_window.show()
+        self.compare_window.raise_()
+        return self.compare_window
+
+    def compare_families(self, dataset: str | None = None) -> list:
+        """The preset: one run per family on ``dataset`` (default: the data chosen under New
+        run, else ring8), each for the preset's steps, all started at once; the Compare
+        window measures them when all have finished. Returns the runs."""
+        from ..core.families import family_runs
+
+        name = dataset or self.panel.dataset_box.currentData() or "ring8"
+        plan = family_runs(self.registry, name)
+        if not plan:
+            raise VisgenError(f"no family model trains on {name}")
+        seed = self.panel.seed_box.value()
+        runs = [self.new_run(model, name, max_steps=steps, seed=seed) for model, steps in plan]
+        for run in runs:
+            run.start()
+        self.open_compare().measure_when_finished(runs)
+        return runs
+
+    def _fill_one_view_menu(self) -> None:
+        self.one_view_menu.clear()
+        counts: dict = {}
+        for page in self.pages.values():
+            for view_id, dock in page.docks.items():
+                counts.setdefault(view_id, [dock.windowTitle(), 0])[1] += 1
+        for view_id, (title, n) in counts.items():
+            if n >= 2:
+                act = self.one_view_menu.addAction(f"{title} ({n} runs)", lambda v=view_id: self.show_one_view(v))
+                act.setCheckable(True)
+                act.setChecked(view_id == self.only_view)
+        if self.only_view is not None:
+            self.one_view_menu.addSeparator()
+            self.one_view_menu.addAction("Every view again", lambda: self.show_one_view(None))
+        if not counts or max(n for _, n in counts.values()) < 2:
+            self.one_view_menu.addAction("(open two runs with a view in common)").setEnabled(False)
+
+    def show_one_view(self, view_id: str | None) -> None:
+        """Side by side, only the ``view_id`` dock of every run that has one (two GAN decision
+        maps at once); None puts every page's docks back as they were."""
+        for page, shown in self._views_before.items():  # undo the last one first
+            for vid, visible in shown.items():
+                if vid in page.docks:
+                    page.docks[vid].setVisible(visible)
+        self._views_before = {}
+        self.only_view = view_id
+        if view_id is not None:
+            for page in self.pages.values():
+                if view_id in page.docks:
+                    self._views_before[page] = {vid: not d.isHidden() for vid, d in page.docks.items()}
+                    for vid, dock in page.docks.items():
+                        dock.setVisible(vid == view_id)
+            if not self.side_by_side.isChecked():
+                self.side_by_side.setChecked(True)  # shows the pages via _side_by_side_toggled
+                return
+        self._show_pages()
+        if self.side_by_side.isChecked():
+            self._share_width()
+
+    def save_pages_png(self, path: str | None = None) -> str | None:
+        """Save the run pages as they are shown (one view of every run, say) as a PNG; asks
+        for a file when ``path`` is None. Returns the path, or None (the status bar says why)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save a picture of the run pages", "runs.png", "PNG (*.png)")
+            if not path:
+                return None
+        if not self.centralWidget().grab().save(path, "PNG"):
+            self._show_file_result(f"{path}: cannot be written", True)
+            return None
+        self._show_file_result(f"wrote {path}", False)
+        return path
 
     def _show_theory(self, model_id: str) -> None:
         spec = self.registry.models.get(model_id)
@@ -352,6 +453,8 @@ class MainWindow(QMainWindow):
         if self.before_close is not None:
             self.before_close()
         self.timer.stop()
+        if self.compare_window is not None:
+            self.compare_window.close()
         self.statusBar().clearMessage()  # a timed message keeps the status bar's timer running
         stopping = [run.stop() for run in self.runs + self.closed_runs]  # all at once, in parallel
         deadline = time.monotonic() + self.CLOSE_WAIT

@@ -75,16 +75,19 @@ MEANING = {
 @dataclass
 class Measured:
     """What measuring one run gives: its ``row``, held-out real data's ``reference`` row
-    (None where there is none) and the ``samples`` themselves (numpy, data units)."""
+    (None where there is none), the ``samples`` themselves (numpy, data units) and, on
+    points, up to 2,500 of the ``real`` training points to draw them over."""
     row: dict
     reference: Optional[dict]
     samples: np.ndarray = field(repr=False)
+    real: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], None]] = None) -> tuple:
-    """``(samples, seconds_per_sample)``: up to ``n`` samples within the trainer's time budget,
-    drawn in the run's trainer thread from noise seeded by ``seed`` - the same noise for every
-    run where the models draw it alike - leaving the run's own random state as it was."""
+    """``(samples, seconds_per_sample, step)``: up to ``n`` samples within the trainer's time
+    budget, drawn in the run's trainer thread - between two steps of a live run, at ``step`` -
+    from noise seeded by ``seed`` (the same noise for every run where the models draw it
+    alike), leaving the run's own random state as it was."""
     import torch
 
     points = run.dataset_spec.kind == "points"
@@ -92,8 +95,9 @@ def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], 
     def draw(trainer):
         with rng_set_aside(run.device):
             torch.manual_seed(seed)
-            return sample_within(trainer, n, float(getattr(trainer, "summary_budget", 30.0)),
-                                 chunk=500 if points else 100, progress=progress)
+            step = run.status.step
+            return (*sample_within(trainer, n, float(getattr(trainer, "summary_budget", 30.0)),
+                                   chunk=500 if points else 100, progress=progress), step)
     return run.call(draw).result()
 
 
@@ -109,14 +113,14 @@ def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optiona
     classifier"."""
     from .sample_report import sample_metrics
 
-    if summary is None:
-        summary = live_summary(run)
-    if history is None:
-        history = live_history(run)
     kind = run.dataset_spec.kind
     n = n or DEFAULT_N[kind]
-    samples, per_sample = draw_samples(run, n, seed,
-                                       (lambda done: progress("sampling", done, n)) if progress else None)
+    samples, per_sample, step = draw_samples(run, n, seed,
+                                             (lambda done: progress("sampling", done, n)) if progress else None)
+    if summary is None:
+        summary = {**live_summary(run), "steps": step}  # the step the samples were drawn at
+    if history is None:
+        history = live_history(run)
     training = (lambda done, total: progress("training the feature classifier (once; cached)", done, total)) \
         if progress else None
     metrics = sample_metrics(samples, run.dataset, run.heldout, seed=seed, progress=training)
@@ -130,7 +134,8 @@ def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optiona
     reference = None
     if metrics.get("reference"):
         reference = {"run": REFERENCE, "model": "(data)", "kind": kind, **metrics["reference"]}
-    return Measured(row, reference, samples)
+    real = run.dataset.x[:DEFAULT_N["points"]] if kind == "points" else None
+    return Measured(row, reference, samples, real)
 
 
 def live_summary(run) -> dict:
