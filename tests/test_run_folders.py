@@ -149,6 +149,27 @@ def test_a_stopped_run_is_kept_whole_and_says_so(old_run, sig, code, status):
     assert leftovers(out) == []
 
 
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_inside_a_step_stops_at_its_end(tmp_path, monkeypatch, capsys, sig, code):
+    """The moment CI once caught: the signal lands after a step's metrics row is written and
+    before the run counts the step. It takes effect at the end of that step, so the row, the
+    summary and the checkpoint agree."""
+    from visgen.core import runfiles as rf
+
+    write = rf.MetricsWriter.write
+
+    def write_then_signal(self, step, wall_time, scalars):
+        write(self, step, wall_time, scalars)
+        if step == 7:
+            signal.raise_signal(sig)
+    monkeypatch.setattr(rf.MetricsWriter, "write", write_then_signal)
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--steps", "50", "--out", str(out)]) == code
+    summary = assert_consistent(out)
+    assert summary["steps"] == 7 and summary["status"] == "interrupted"
+    assert "at step 7" in capsys.readouterr().err
+
+
 def kill_at(out: Path, moment: str, proc) -> None:
     """Wait until the training into ``out`` reaches ``moment``, then kill -9 it."""
     def stage():

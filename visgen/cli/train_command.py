@@ -77,11 +77,12 @@ def run(args) -> int:
         raise
     except Exception as exc:
         return _report(args, who, "could not be built", exc)
-    stage = folder.begin()
+    folder.begin()
     main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    signals = StepBoundary()
+    previous = {sig: signal.signal(sig, signals.handle) for sig in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
     try:
-        return _train_into(args, run_, steps, who, folder)
+        return _train_into(args, run_, steps, who, folder, signals)
     except OSError as exc:  # a full disk, a folder gone read-only
         folder.abort()
         kept = "the new run is in place" if folder.committed else f"{args.out} was left as it was"
@@ -91,15 +92,34 @@ def run(args) -> int:
         folder.abort()
         raise
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _terminate(signum, frame):
-    raise Terminated()
+class StepBoundary:
+    """Ctrl-C and SIGTERM while steps run take effect between two steps, so the step's
+    metrics row, its status and the checkpoint all agree; anywhere else (or a second
+    signal, for a step that never ends) they interrupt at once."""
+
+    def __init__(self):
+        self.deferring = False
+        self.pending: BaseException | None = None
+
+    def handle(self, signum, frame):
+        exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.deferring and self.pending is None:
+            self.pending = exc
+            return
+        raise exc
+
+    def between_steps(self) -> None:
+        """Raise the signal that arrived during the last step, if one did."""
+        if self.pending is not None:
+            self.deferring = False
+            raise self.pending
 
 
-def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder) -> int:
+def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder, signals: StepBoundary) -> int:
     """Train and write the run's files into the folder's staging folder, put it in place once
     it is complete, then check the views (a kill during that check keeps the new run)."""
     stage, out = folder.staging, folder.out
@@ -120,9 +140,13 @@ def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder) -> int
     print(f"training {run_.spec.id} on {run_.dataset_spec.name} for {steps} steps on {run_.device}", file=sys.stderr)
     t0 = time.perf_counter()
     failure, interrupted = None, None
+    def progress(step):
+        bar.update(step, "  ".join(f"{k} {v:.4g}" for k, v in list(run_.scalars.latest.items())[:3]))
+        signals.between_steps()
     try:
-        run_.train(steps, progress=lambda s: bar.update(
-            s, "  ".join(f"{k} {v:.4g}" for k, v in list(run_.scalars.latest.items())[:3])))
+        signals.deferring = True
+        run_.train(steps, progress=progress)
+        signals.between_steps()  # one that came during the last step
     except KeyboardInterrupt as exc:
         interrupted = exc
     except OSError:
@@ -130,6 +154,7 @@ def _train_into(args, run_: Run, steps: int, who: str, folder: RunFolder) -> int
     except Exception as exc:  # the model's code raised: keep what was trained, then say so
         failure = exc
     finally:
+        signals.deferring = False
         metrics.close()
     train_time = time.perf_counter() - t0
     st = run_.status
