@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+                               QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import VisgenError
@@ -101,14 +101,12 @@ class CompareWindow(QWidget):
         upper_col.addWidget(self.table, 1)
         upper_col.addWidget(self.notes)
 
-        self.panels = SamplePanels()
-        panel_scroll = QScrollArea(widgetResizable=True)
-        panel_scroll.setWidget(self.panels)
+        self.panels = SamplePanels()  # no scroll area: the panels arrange themselves to fit
         self.chart = TriangleChart()
         self.chart.set_axis_labels(quality=("quality", "precision"), diversity=("diversity", "recall"),
                                    speed=("speed", "1 s to 10 µs per sample, log"))
         self.lower = lower = QSplitter(Qt.Horizontal)
-        lower.addWidget(panel_scroll)
+        lower.addWidget(self.panels)
         lower.addWidget(self.chart)
         self.right = right = QSplitter(Qt.Vertical, objectName="compare-split")
         right.addWidget(upper)
