@@ -149,3 +149,26 @@ def test_one_view_of_every_run_side_by_side_and_back(window, qtbot, tmp_path):
     for r in (a, b):
         assert {vid: not d.isHidden() for vid, d in pages[r].docks.items()} == before[r]
     assert window._frames[v].isVisible()
+
+
+def test_images_show_the_samples_nearest_a_training_image_above_it(window, qtbot):
+    import numpy as np
+
+    run = trained(window, qtbot, "vae", "digits", steps=100)
+    cw = window.open_compare()
+    cw.n_box.setValue(200)
+    cw.check([run])
+    assert cw.measure()
+    qtbot.waitUntil(lambda: cw.measure_button.isEnabled() and cw.table.rowCount() == 2, timeout=120_000)
+    assert "Frechet" in headings(cw) and cw.pictures.isTabEnabled(1)
+    (_, measured, _), = cw.results
+    assert len(measured.neighbours) == 4
+    train = run.dataset.x.reshape(len(run.dataset.x), -1)
+    for sample, image, distance in measured.neighbours:
+        d = np.linalg.norm(train - sample.reshape(1, -1), axis=1)  # the whole training set, by brute force
+        assert distance == pytest.approx(d.min(), rel=1e-5)
+        assert np.array_equal(image.reshape(-1), train[d.argmin()])
+    distances = [d for _, _, d in measured.neighbours]
+    assert distances == sorted(distances)
+    (caption, _), = cw.neighbours.panels
+    assert f"{distances[0]:.2f}" in caption.text() and "held-out images: median" in caption.text()

@@ -29,6 +29,7 @@ MAX_N = 20_000
 STABLE_TAIL = 0.2  # the last fifth of training: how much the loss still moves there
 NEAR_FINAL = 0.05  # "reached its final level": within 5 % of the way from its first to its last
 REFERENCE = "held-out real data"
+NEIGHBOURS_SHOWN = 4  # samples shown beside their nearest training image
 
 #: The table's columns, per data kind: (key, heading, format).
 COLUMNS = {
@@ -75,12 +76,15 @@ MEANING = {
 @dataclass
 class Measured:
     """What measuring one run gives: its ``row``, held-out real data's ``reference`` row
-    (None where there is none), the ``samples`` themselves (numpy, data units) and, on
-    points, up to 2,500 of the ``real`` training points to draw them over."""
+    (None where there is none), the ``samples`` themselves (numpy, data units), on points
+    up to 2,500 of the ``real`` training points to draw them over, and on images the
+    ``neighbours``: ``(sample, nearest training image, distance)`` for the samples nearest
+    to a training image (the memorisation check's pictures)."""
     row: dict
     reference: Optional[dict]
     samples: np.ndarray = field(repr=False)
     real: Optional[np.ndarray] = field(default=None, repr=False)
+    neighbours: list = field(default_factory=list, repr=False)
 
 
 def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], None]] = None) -> tuple:
@@ -135,7 +139,23 @@ def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optiona
     if metrics.get("reference"):
         reference = {"run": REFERENCE, "model": "(data)", "kind": kind, **metrics["reference"]}
     real = run.dataset.x[:DEFAULT_N["points"]] if kind == "points" else None
-    return Measured(row, reference, samples, real)
+    closest = (row.get("nearest_neighbours") or {}).get("closest", [])
+    return Measured(row, reference, samples, real, neighbour_pairs(samples, run.dataset.x, closest))
+
+
+def neighbour_pairs(samples: np.ndarray, train_x: np.ndarray, closest: list, n: int = NEIGHBOURS_SHOWN) -> list:
+    """``(sample, nearest training image, distance)`` for the first ``n`` of ``closest``
+    (``sample_metrics``' ``(finite sample index, _, _)``, nearest first), each searched again
+    in the whole training set: the metric searched a subsample, the picture must not."""
+    from .memorisation import nearest_distances
+
+    if not closest:
+        return []
+    finite = samples[np.isfinite(samples.reshape(len(samples), -1)).all(1)]
+    picked = finite[[i for i, _, _ in closest[:n]]]
+    dist, idx = nearest_distances(picked, train_x, 1)
+    return sorted(((picked[j], train_x[idx[j, 0]], float(dist[j, 0])) for j in range(len(picked))),
+                  key=lambda pair: pair[2])
 
 
 def live_summary(run) -> dict:

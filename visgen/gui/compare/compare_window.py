@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QListWidget, QListWidgetItem, QProgressBar, QPushButton,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSpinBox, QSplitter, QTableWidget, QTabWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import VisgenError
 from ...metrics.run_report import MAX_N, MEANING, columns, format_cell, row_label, triangle_scores, write_csv
@@ -102,11 +103,18 @@ class CompareWindow(QWidget):
         upper_col.addWidget(self.notes)
 
         self.panels = SamplePanels()  # no scroll area: the panels arrange themselves to fit
+        self.neighbours = SamplePanels()
+        self.pictures = QTabWidget(objectName="compare-pictures")
+        self.pictures.addTab(self.panels, "Samples")
+        self.pictures.addTab(self.neighbours, "Nearest training images")
+        self.pictures.setTabToolTip(1, "Memorisation: the samples nearest to a training image (top row) above "
+                                       "that image (bottom row), in pixel space, beside how near held-out real "
+                                       "images come")
         self.chart = TriangleChart()
         self.chart.set_axis_labels(quality=("quality", "precision"), diversity=("diversity", "recall"),
                                    speed=("speed", "1 s to 10 µs per sample, log"))
         self.lower = lower = QSplitter(Qt.Horizontal)
-        lower.addWidget(self.panels)
+        lower.addWidget(self.pictures)
         lower.addWidget(self.chart)
         self.right = right = QSplitter(Qt.Vertical, objectName="compare-split")
         right.addWidget(upper)
@@ -353,11 +361,24 @@ class CompareWindow(QWidget):
         self.panels.set_panels([(self._caption(c, m.row), m.samples, run_colour(i))
                                 for i, (c, m, _) in enumerate(self.results)],
                                real=self._real_points())
+        pairs = [(i, c, m) for i, (c, m, _) in enumerate(self.results) if m.neighbours]
+        self.neighbours.set_panels([(self._neighbour_caption(c, m), _pairs_grid(m.neighbours), run_colour(i))
+                                    for i, c, m in pairs], columns=max([len(m.neighbours) for _, _, m in pairs] or [1]))
+        self.pictures.setTabEnabled(1, bool(pairs))
         self.chart.set_runs([(self._label(c, m.row), *triangle_scores(m.row)) for c, m, _ in self.results])
         self._mark_stale()
 
     def _caption(self, c: Candidate, row: dict) -> str:
         return f"{self._label(c, row)}<br><small>step {row.get('steps') or 0:,}</small>"
+
+    def _neighbour_caption(self, c: Candidate, m) -> str:
+        nn = m.row.get("nearest_neighbours") or {}
+        near = ", ".join(f"{d:.2f}" for _, _, d in m.neighbours)
+        scale = nn.get("heldout_median_distance")
+        copies = nn.get("closer_than_heldout")
+        extra = (f"; held-out images: median {scale:.2f}" if scale is not None else "") + \
+                (f"; {copies:.1%} of samples nearer than 99 % of them" if copies is not None else "")
+        return f"{self._label(c, m.row)}<br><small>distances {near}{extra}</small>"
 
     def _real_points(self):
         """The training points under each run's samples (points only)."""
@@ -470,3 +491,8 @@ class CompareWindow(QWidget):
             self.job.cancel()
         self.timer.stop()
         super().closeEvent(event)
+
+
+def _pairs_grid(pairs: list) -> np.ndarray:
+    """The samples in the first row, each one's nearest training image under it."""
+    return np.stack([p[0] for p in pairs] + [p[1] for p in pairs])

@@ -34,9 +34,10 @@ class SamplePanels(QWidget):
         self.panels: list = []  # (caption, cell) per run, in order
         self._columns = 0
 
-    def set_panels(self, panels: list, real: np.ndarray | None = None) -> None:
+    def set_panels(self, panels: list, real: np.ndarray | None = None, columns: int = 4) -> None:
         """``panels``: ``(caption, samples, colour)`` per run; ``real``: the training data's
-        points, drawn grey under each run's points (points only)."""
+        points, drawn grey under each run's points (points only); ``columns``: images per
+        row of a panel (the first ``GRID_IMAGES`` are shown)."""
         for caption, cell in self.panels:
             self._layout.removeWidget(cell)
             cell.deleteLater()
@@ -50,7 +51,8 @@ class SamplePanels(QWidget):
             caption.setMinimumWidth(1)
             caption.setStyleSheet(f"color: {pg.mkColor(colour).name()}; font-weight: bold")
             column.addWidget(caption)
-            plot = _image_panel(column, samples) if samples.ndim == 4 else _points_panel(column, samples, colour, real, bounds)
+            plot = (_image_panel(column, samples, columns) if samples.ndim == 4
+                    else _points_panel(column, samples, colour, real, bounds))
             plot.setMinimumSize(PANEL_MIN // 2, PANEL_MIN // 2)
             self.panels.append((caption, cell))
         self._columns = 0
@@ -91,9 +93,9 @@ class SamplePanels(QWidget):
         self._arrange()
 
 
-def _image_panel(column, samples: np.ndarray):
+def _image_panel(column, samples: np.ndarray, columns: int):
     plot, item = image_box(column)
-    set_image(item, tile(chw_to_hwc(np.clip(samples[:GRID_IMAGES], 0.0, 1.0)), nrow=4))
+    set_image(item, tile(chw_to_hwc(np.clip(samples[:GRID_IMAGES], 0.0, 1.0)), nrow=columns))
     plot.getPlotItem().getViewBox().autoRange()
     plot.setMouseEnabled(False, False)
     return plot
