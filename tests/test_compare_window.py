@@ -64,6 +64,7 @@ def test_one_row_per_ticked_run_beside_real_data_with_grids_and_the_triangle(win
     assert float(cells(cw, 1)[energy]) > 0
     assert third.name not in [cells(cw, i)[0] for i in range(3)]
     assert len(cw.panels.panels) == 2
+    assert not cw.pictures.isTabEnabled(1) and not cw.pictures.isTabEnabled(2)  # points: no images, no classes
     assert [label for label, _ in cw.chart.drawn] == [vae.name, gan.name]
     assert not cw.banner.isVisible()
 
@@ -172,3 +173,10 @@ def test_images_show_the_samples_nearest_a_training_image_above_it(window, qtbot
     assert distances == sorted(distances)
     (caption, _), = cw.neighbours.panels
     assert f"{distances[0]:.2f}" in caption.text() and "held-out images: median" in caption.text()
+    # which digits the samples are, beside real data's fractions
+    assert cw.pictures.isTabEnabled(2)
+    (_, plot, bars), = cw.histograms.plots
+    heights = bars.opts["height"]
+    assert len(heights) == 10 and sum(heights) == pytest.approx(1.0)
+    assert list(heights) == pytest.approx(measured.row["class_histogram"])
+    assert measured.row["class_names"] == [str(k) for k in range(10)]

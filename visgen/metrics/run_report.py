@@ -135,6 +135,8 @@ def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optiona
            "nll_nats": summary.get("nll_nats"), "bits_per_dim": summary.get("bits_per_dim"),
            "loss_spread": loss_spread(history), "seconds_to_final": seconds_to_final(history),
            **{k: v for k, v in metrics.items() if k not in ("reference", "kind")}}
+    if "class_histogram" in row and run.dataset.class_names is not None:
+        row["class_names"] = [str(name) for name in run.dataset.class_names]  # the histogram's x axis
     reference = None
     if metrics.get("reference"):
         reference = {"run": REFERENCE, "model": "(data)", "kind": kind, **metrics["reference"]}

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from ...core.errors import VisgenError
 from ...metrics.run_report import MAX_N, MEANING, columns, format_cell, row_label, triangle_scores, write_csv
+from .class_histograms import ClassHistograms
 from .measure_job import Candidate, MeasureJob
 from .sample_panels import SamplePanels
 from .triangle_chart import TriangleChart, run_colour
@@ -107,6 +108,10 @@ class CompareWindow(QWidget):
         self.pictures = QTabWidget(objectName="compare-pictures")
         self.pictures.addTab(self.panels, "Samples")
         self.pictures.addTab(self.neighbours, "Nearest training images")
+        self.histograms = ClassHistograms()
+        self.pictures.addTab(self.histograms, "Classes")
+        self.pictures.setTabToolTip(2, "The class the feature classifier gives each sample: a family that drops "
+                                       "classes shows missing bars; grey steps: held-out real data")
         self.pictures.setTabToolTip(1, "Memorisation: the samples nearest to a training image (top row) above "
                                        "that image (bottom row), in pixel space, beside how near held-out real "
                                        "images come")
@@ -365,6 +370,12 @@ class CompareWindow(QWidget):
         self.neighbours.set_panels([(self._neighbour_caption(c, m), _pairs_grid(m.neighbours), run_colour(i))
                                     for i, c, m in pairs], columns=max([len(m.neighbours) for _, _, m in pairs] or [1]))
         self.pictures.setTabEnabled(1, bool(pairs))
+        hists = [(i, c, m) for i, (c, m, _) in enumerate(self.results) if m.row.get("class_histogram")]
+        reference_hist = (reference or {}).get("class_histogram")
+        self.histograms.set_histograms([(self._label(c, m.row), m.row["class_histogram"], run_colour(i))
+                                        for i, c, m in hists], reference_hist,
+                                       hists[0][2].row.get("class_names") if hists else None)
+        self.pictures.setTabEnabled(2, bool(hists))
         self.chart.set_runs([(self._label(c, m.row), *triangle_scores(m.row)) for c, m, _ in self.results])
         self._mark_stale()
 
