@@ -96,3 +96,32 @@ def test_seconds_to_final_is_when_the_curve_settled():
     modes[::100] = [1, 3, 8, 6, 8, 8, 8, 8, 8, 8, 8]   # first at 8 at t = 20 (then hops)
     assert seconds_to_final({"wall_time": t, "loss": loss, "modes_covered": modes}) == 20
     assert np.isnan(seconds_to_final({}))
+
+
+def test_budget_bounds_the_sampling_time(ring_runs):
+    """--budget: seconds of sampling per run; at least one chunk (500 points) is always drawn."""
+    proc = visgen("eval", ring_runs[0], "--n", 20_000, "--budget", "1e-6", "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    row, = json.loads(proc.stdout[proc.stdout.index("["):])
+    assert row["samples"] == 500
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "soon", "1e9"])
+def test_budget_not_a_time_is_refused(ring_runs, seconds):
+    proc = visgen("eval", ring_runs[0], "--budget", seconds)
+    assert proc.returncode == 2 and proc.stdout == ""
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "--budget" in err and seconds in err
+
+
+def test_quality_spread_is_the_spread_of_the_late_quality_measurements():
+    import numpy as np
+
+    from visgen.metrics.run_report import quality_spread
+
+    hq = np.full(1000, np.nan)
+    hq[::50] = np.r_[np.linspace(0, 0.8, 15), [0.8, 0.9, 0.7, 0.8, 0.8]]  # 20 measurements, the last 4 settle
+    assert quality_spread({"high_quality": hq}) == pytest.approx(np.std([0.9, 0.7, 0.8, 0.8]))
+    bpd = np.array([5.0, 4.0, 3.0, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5])
+    assert quality_spread({"heldout_bits_per_dim": bpd}) == 0  # the mixtures' measure is preferred, this is next
+    assert np.isnan(quality_spread({"loss": np.ones(100)}))    # nothing measured: no number, not 0

@@ -1,8 +1,8 @@
 """``visgen eval``: measure saved runs side by side, one row per run.
 
-    visgen eval RUN_DIR [RUN_DIR ...] [--n N] [--json] [--csv FILE] [--seeds]
+    visgen eval RUN_DIR [RUN_DIR ...] [--n N] [--budget S] [--json] [--csv FILE] [--seeds]
 
-Each run is loaded, sampled (``--n`` samples, within its time budget) and measured
+Each run is loaded, sampled (``--n`` samples, within its time budget or ``--budget``) and measured
 against its own training data by ``visgen.metrics.sample_metrics``; held-out real data
 measured the same way is the first row, so every number has its scale. Likelihood and
 training speed come from the run's ``summary.json``, stability from its
@@ -63,7 +63,7 @@ def measure(run_dir: str, config: dict, summary: dict, history: dict, args) -> t
         unit = "samples" if stage == "sampling" else "batches"
         bars.setdefault(stage, Progress(total, unit=unit, label=label)).update(done)
     measured = measure_run(run_, n=args.n, seed=args.seed, summary={"steps": config.get("steps"), **summary},
-                           history=history, label=str(run_dir), progress=progress)
+                           history=history, label=str(run_dir), progress=progress, budget=args.budget)
     return measured.row, measured.reference
 
 

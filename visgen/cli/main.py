@@ -4,7 +4,7 @@
     visgen list [--json]
     visgen train MODEL --dataset NAME [--steps N] [--set k=v ...] [--seed S] [--device D] --out DIR
     visgen sample RUN_DIR [--n N] [--set k=v ...] --out FILE
-    visgen eval RUN_DIR [RUN_DIR ...] [--n N] [--json] [--csv FILE] [--seeds]
+    visgen eval RUN_DIR [RUN_DIR ...] [--n N] [--budget S] [--json] [--csv FILE] [--seeds]
 
 User mistakes (unknown names, bad values, bad data files) exit with status 2
 and one line on stderr; a model that crashes exits with status 1, one that
@@ -30,6 +30,21 @@ class _Parser(argparse.ArgumentParser):
 #: Longest --quit-after: Qt's timers count milliseconds in a signed 32-bit integer
 #: (2**31 - 1 ms, about 24.8 days); a longer wait would overflow, not wait.
 MAX_QUIT_AFTER = (2**31 - 1) / 1000
+
+
+#: Longest --budget: a day of sampling per run is already more than any comparison needs.
+MAX_BUDGET = 86_400.0
+
+
+def _budget(text: str) -> float:
+    """``--budget``: a finite number of seconds in (0, MAX_BUDGET]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_BUDGET:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds in (0, {int(MAX_BUDGET):,}]")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -123,6 +138,9 @@ def _sub_parser() -> argparse.ArgumentParser:
     ep.add_argument("--seeds", action="store_true",
                     help="add one row per model: the mean and spread over its runs (e.g. several seeds)")
     ep.add_argument("--seed", type=_seed, default=0, help="seed of the samples drawn")
+    ep.add_argument("--budget", type=_budget, metavar="SECONDS",
+                    help="seconds each run may spend sampling (default: the model's own budget, "
+                         "30 s for most; a slow sampler draws fewer samples within it)")
     ep.add_argument("--device", default="auto")
     return p
 

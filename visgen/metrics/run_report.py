@@ -42,7 +42,7 @@ COLUMNS = {
 }
 COMMON = [("bits_per_dim", "bits/dim", ".2f"), ("likelihood", "lik.", "s"), ("sample_time_ms", "ms/sample", ".3g"),
           ("steps_per_second", "steps/s", ".0f"), ("seconds_to_final", "s to final", ".1f"),
-          ("loss_spread", "loss spread", ".3f")]
+          ("loss_spread", "loss spread", ".3f"), ("quality_spread", "quality spread", ".3f")]
 
 #: What each column is (and is not): the Compare window's header tooltips.
 MEANING = {
@@ -69,6 +69,8 @@ MEANING = {
     "seconds_to_final": "Wall time until the main loss came within 5 % of its final level "
                         "(mode count on mixtures); saved runs only.",
     "loss_spread": "Spread of the main loss over the last fifth of training, relative to its size: stability.",
+    "quality_spread": "Spread of the quality measured while training (high-quality fraction on mixtures, else "
+                      "held-out bits/dim) over the last fifth of its measurements: does the result still move?",
     "step": "The training step the row was measured at.",
 }
 
@@ -87,11 +89,13 @@ class Measured:
     neighbours: list = field(default_factory=list, repr=False)
 
 
-def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], None]] = None) -> tuple:
+def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], None]] = None,
+                 budget: Optional[float] = None) -> tuple:
     """``(samples, seconds_per_sample, step)``: up to ``n`` samples within the trainer's time
     budget, drawn in the run's trainer thread - between two steps of a live run, at ``step`` -
     from noise seeded by ``seed`` (the same noise for every run where the models draw it
-    alike), leaving the run's own random state as it was."""
+    alike), leaving the run's own random state as it was. ``budget``: seconds of sampling,
+    by default the trainer's ``summary_budget`` (30 s where it has none)."""
     import torch
 
     points = run.dataset_spec.kind == "points"
@@ -100,27 +104,30 @@ def draw_samples(run, n: int, seed: int = 0, progress: Optional[Callable[[int], 
         with rng_set_aside(run.device):
             torch.manual_seed(seed)
             step = run.status.step
-            return (*sample_within(trainer, n, float(getattr(trainer, "summary_budget", 30.0)),
+            seconds = budget if budget is not None else float(getattr(trainer, "summary_budget", 30.0))
+            return (*sample_within(trainer, n, seconds,
                                    chunk=500 if points else 100, progress=progress), step)
     return run.call(draw).result()
 
 
 def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optional[dict] = None,
                 history: Optional[dict] = None, label: Optional[str] = None,
-                progress: Optional[Callable[[str, int, int], None]] = None) -> Measured:
+                progress: Optional[Callable[[str, int, int], None]] = None,
+                budget: Optional[float] = None) -> Measured:
     """Sample ``run`` and measure it against its own training data.
 
     ``summary`` and ``history`` are what the run recorded (a saved run's ``summary.json``
     and ``metrics.csv``); left out, they are read from the run as it is now. ``progress``
     is called as ``progress(stage, done, total)`` from this thread and the trainer's:
     "sampling", then, the first time a data set is measured, "training the feature
-    classifier"."""
+    classifier". ``budget``: seconds of sampling (see ``draw_samples``)."""
     from .sample_report import sample_metrics
 
     kind = run.dataset_spec.kind
     n = n or DEFAULT_N[kind]
     samples, per_sample, step = draw_samples(run, n, seed,
-                                             (lambda done: progress("sampling", done, n)) if progress else None)
+                                             (lambda done: progress("sampling", done, n)) if progress else None,
+                                             budget)
     if summary is None:
         summary = {**live_summary(run), "steps": step}  # the step the samples were drawn at
     if history is None:
@@ -133,7 +140,8 @@ def measure_run(run, *, n: Optional[int] = None, seed: int = 0, summary: Optiona
            "sample_time_ms": 1e3 * per_sample, "steps_per_second": summary.get("steps_per_second"),
            "train_seconds": summary.get("train_seconds"), "likelihood": summary.get("likelihood") or "none",
            "nll_nats": summary.get("nll_nats"), "bits_per_dim": summary.get("bits_per_dim"),
-           "loss_spread": loss_spread(history), "seconds_to_final": seconds_to_final(history),
+           "loss_spread": loss_spread(history), "quality_spread": quality_spread(history),
+           "seconds_to_final": seconds_to_final(history),
            **{k: v for k, v in metrics.items() if k not in ("reference", "kind")}}
     if "class_histogram" in row and run.dataset.class_names is not None:
         row["class_names"] = [str(name) for name in run.dataset.class_names]  # the histogram's x axis
@@ -192,6 +200,27 @@ def loss_spread(history: dict) -> float:
         tail = tail[np.isfinite(tail)]
         if len(tail) >= 10:  # a column measured every step, not a sparse metric
             return float(tail.std() / max(abs(tail.mean()), 1e-12))
+    return math.nan
+
+
+#: The quality measured during training, best first: mixtures' high-quality fraction, else
+#: the held-out bits/dim of the live likelihood curve (GANs on images have neither).
+QUALITY_SERIES = ("high_quality", "heldout_bits_per_dim")
+
+
+def quality_spread(history: dict) -> float:
+    """Stability of the result: the standard deviation of the quality measured during
+    training (``QUALITY_SERIES``, in its own units) over the last ``STABLE_TAIL`` of its
+    measurements; NaN where none was measured at least three times there."""
+    for name in QUALITY_SERIES:
+        v = history.get(name)
+        if v is None:
+            continue
+        v = np.asarray(v, dtype=float)
+        v = v[np.isfinite(v)]
+        tail = v[int(len(v) * (1 - STABLE_TAIL)):]
+        if len(tail) >= 3:
+            return float(tail.std())
     return math.nan
 
 
