@@ -1,4 +1,4 @@
-"""The GAN family plugin: six models, one trainer, losses checked by hand, phases, views."""
+"""The GAN family plugin: nine models, one trainer, losses checked by hand, phases, views."""
 import math
 
 import numpy as np
@@ -13,7 +13,7 @@ from visgen.core.run import Run, RunState
 from visgen_gan import losses
 from visgen.core.live_metrics import EVERY as COVERAGE_EVERY
 
-MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan")
+MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "unrolled-gan", "pacgan", "mbstd-gan")
 SMALL = {"hidden": 64, "batch_size": 64}
 
 
@@ -54,7 +54,8 @@ def changed(a, b):
 
 
 # -- every model trains and feeds every view it declares --------------------------------------
-STEPS = {"gan": 250, "dcgan": 40, "wgan": 250, "wgan-gp": 250, "lsgan": 250, "cgan": 250}
+STEPS = {"gan": 250, "dcgan": 40, "wgan": 250, "wgan-gp": 250, "lsgan": 250, "cgan": 250,
+         "unrolled-gan": 250, "pacgan": 250, "mbstd-gan": 250}
 
 
 def _check_views(run, registry):
@@ -97,7 +98,8 @@ def test_every_model_trains_and_feeds_its_views(make_run, gan_registry, model):
     seen = _check_views(run, gan_registry)
     scores = seen["scores"]
     assert isinstance(scores, Histogram) and len(scores.series) == 2
-    assert all(len(s.values) == 512 and np.isfinite(s.values).all() for s in scores.series)
+    judged = 512 // run.params.values["pack"]  # PacGAN's D scores packs of m samples
+    assert all(len(s.values) == judged and np.isfinite(s.values).all() for s in scores.series)
     if run.dataset.kind == "points":
         assert n >= COVERAGE_EVERY                           # coverage scalars have appeared
         field = seen["decision"]

@@ -1,6 +1,7 @@
-"""The GAN family as a visgen plugin: gan, dcgan, wgan, wgan-gp, lsgan, cgan.
+"""The GAN family as a visgen plugin: gan, dcgan, wgan, wgan-gp, lsgan, cgan, and the cures
+for mode collapse unrolled-gan, pacgan and mbstd-gan.
 
-One trainer (``trainer.GANTrainer``) and one set of losses serve all six; a
+One trainer (``trainer.GANTrainer``) and one set of losses serve all nine; a
 model id is a preset of the objective, the architecture and its defaults.
 Importing this module is cheap: torch loads when a run is built.
 """
@@ -40,6 +41,24 @@ On 2D toys it uses λ = 0.1, as the authors' own toy code does: with λ = 10 the
 settle on ring8's narrow modes.</p>
 """
 
+COLLAPSE_CURES = """
+<p><b>Cures for mode collapse.</b> A collapsed generator is not caught by a discriminator that
+judges one sample at a time: each sample on a covered mode looks real. Three cures, each a
+parameter of every GAN here (and the presets <i>unrolled-gan</i>, <i>pacgan</i>, <i>mbstd-gan</i>):</p>
+<p><b>Unrolled GAN</b> (Metz et al. 2017), <i>unrolled_steps</i> = <i>k</i>: the generator's loss is
+taken against the discriminator <i>D</i><sub><i>k</i></sub> that <i>k</i> more of its own steps would make,
+<span class="eq">min<sub><i>G</i></sub> <i>L</i>(<i>G</i>, <i>D</i><sub><i>k</i></sub>)</span>, then <i>D</i> is put back as it
+was. A generator that hops onto one mode is punished by the <i>D</i> that would follow it there. This
+trainer takes the look-ahead without the second-order term (no gradient through <i>D</i>'s <i>k</i>
+updates), as most reimplementations do; the paper differentiates through them.</p>
+<p><b>PacGAN</b> (Lin et al. 2018), <i>pack</i> = <i>m</i>: <i>D</i>(<i>x</i><sub>1</sub>, …, <i>x</i><sub><i>m</i></sub>) judges
+<i>m</i> samples concatenated, all real or all fake. A pack of fakes from a collapsed generator holds
+near-copies, which real packs never do. The heatmap shows <i>D</i> on <i>m</i> copies of each point.</p>
+<p><b>Minibatch standard deviation</b> (Karras et al. 2018; a simpler form of Salimans et al.'s
+minibatch discrimination), <i>minibatch_std</i>: <i>D</i> also sees σ = mean<sub><i>j</i></sub> std<sub><i>i</i></sub>(<i>x</i><sub><i>ij</i></sub>),
+the spread of its batch, which a collapsed batch of fakes keeps small.</p>
+"""
+
 LEAST_SQUARES = """
 <p><b>LSGAN</b> replaces the log loss with squared errors:</p>
 <p class="eq">min<sub><i>D</i></sub> ½𝔼[(<i>D</i>(<i>x</i>) − 1)²] + ½𝔼[<i>D</i>(<i>G</i>(<i>z</i>))²],
@@ -69,7 +88,8 @@ the fakes gather on a few modes and the coverage curve drops{remedy}.</p>
 """
 
 
-def _common(arch="mlp", lr=2e-4, beta1=0.5, beta2=0.999, d_steps=1, hidden=128, batch=256, images=None):
+def _common(arch="mlp", lr=2e-4, beta1=0.5, beta2=0.999, d_steps=1, hidden=128, batch=256, images=None,
+            unrolled=0, pack=1, minibatch_std=False):
     """The parameters every GAN shares. ``images`` overrides defaults on image data
     (``Param.kind_defaults``); on images z has 32 dimensions unless it says otherwise."""
     on_images = {"latent_dim": 32, **(images or {})}
@@ -90,6 +110,13 @@ def _common(arch="mlp", lr=2e-4, beta1=0.5, beta2=0.999, d_steps=1, hidden=128, 
         p("d_steps", d_steps, type="int", min=1, max=50, live=True,
           help="Discriminator steps per generator step (k)"),
         p("batch_size", batch, type="int", min=2, max=8192, live=True, log=True, help="Samples per step"),
+        # the cures for mode collapse (see COLLAPSE_CURES): every GAN can try each
+        p("unrolled_steps", unrolled, type="int", min=0, max=20, live=True,
+          help="Unrolled GAN: G's loss is taken against D after this many more D steps (then D is put back)"),
+        p("pack", pack, type="int", min=1, max=8,
+          help="PacGAN: D judges this many samples at once, all real or all fake (1: one at a time)"),
+        p("minibatch_std", minibatch_std, type="bool",
+          help="Minibatch standard deviation: D also sees how spread out its batch is"),
     ]
 
 
@@ -124,7 +151,8 @@ TRAINER = "visgen_gan.trainer:GANTrainer"
 
 @hookimpl
 def visgen_register_models():
-    """Six GAN variants sharing one trainer."""
+    """Nine GAN variants sharing one trainer: six objectives and architectures, three cures
+    for mode collapse."""
     saturating = Param("g_loss", "non-saturating", type="choice", choices=("non-saturating", "saturating"),
                        live=True, help="Generator loss: -log D(G(z)) or the original log(1 - D(G(z)))")
     return [
@@ -154,6 +182,20 @@ def visgen_register_models():
                   TRAINER, params=[_loss("least-squares"), *_common(lr=1e-3, beta1=0.5)],
                   views=_views(), default_dataset="ring8", theory=LEAST_SQUARES + _watch(saturating=False), phases=("D", "G"),
                   default_steps=5000),
+        ModelSpec("unrolled-gan", "GAN", "Unrolled GAN (mode collapse cure)",
+                  "G's loss against D unrolled k = 5 steps ahead, then D is put back.",
+                  TRAINER, params=[_loss("bce"), saturating, *_common(lr=1e-3, beta1=0.5, unrolled=5)],
+                  views=_views(), default_dataset="grid25", theory=COLLAPSE_CURES + MINIMAX + _watch(),
+                  phases=("D", "G"), default_steps=5000),
+        ModelSpec("pacgan", "GAN", "PacGAN2 (mode collapse cure)", "D judges two samples at once, both real or both fake.",
+                  TRAINER, params=[_loss("bce"), saturating, *_common(lr=1e-3, beta1=0.5, pack=2)],
+                  views=_views(), default_dataset="grid25", theory=COLLAPSE_CURES + MINIMAX + _watch(),
+                  phases=("D", "G"), default_steps=5000),
+        ModelSpec("mbstd-gan", "GAN", "GAN + minibatch std (mode collapse cure)",
+                  "D also sees its batch's standard deviation.",
+                  TRAINER, params=[_loss("bce"), saturating, *_common(lr=1e-3, beta1=0.5, minibatch_std=True)],
+                  views=_views(), default_dataset="grid25", theory=COLLAPSE_CURES + MINIMAX + _watch(),
+                  phases=("D", "G"), default_steps=5000),
         ModelSpec("cgan", "GAN", "Conditional GAN", "G and D both see the class label (mixture component on 2D data).",
                   TRAINER, params=[_loss("bce"), saturating, *_common(lr=1e-3, beta1=0.5),
                                    Param("conditional", True, type="bool", help="Condition on labels")],

@@ -14,6 +14,8 @@ from torch.nn.utils.parametrizations import spectral_norm as sn
 from visgen import ParamError
 from visgen.nn import MLP
 
+from .collapse import MinibatchStd, Packed
+
 
 def with_spectral_norm(module: nn.Module) -> nn.Module:
     """Constrain every linear and conv layer's largest singular value to 1."""
@@ -91,13 +93,25 @@ class ConvDiscriminator(nn.Module):
         return self.net(x).squeeze(1)
 
 
-def build(arch: str, data_shape: tuple, latent_dim: int, hidden: int, n_classes: int, images: bool):
-    """(generator, discriminator) for the given architecture."""
+def build(arch: str, data_shape: tuple, latent_dim: int, hidden: int, n_classes: int, images: bool,
+          pack: int = 1, minibatch_std: bool = False):
+    """(generator, discriminator) for the given architecture. ``pack`` > 1: D judges that many
+    samples at once (PacGAN); ``minibatch_std``: D also sees the batch's spread (see ``collapse``)."""
+    if pack > 1 and n_classes:
+        raise ParamError("pack > 1 (PacGAN) judges unlabelled samples; a conditional GAN's labels would "
+                         "have to be packed too: use pack=1")
+    # D's input: m samples side by side, plus the spread as one more coordinate or channel
+    d_shape = (data_shape[0] * pack + int(minibatch_std), *data_shape[1:])
     if arch == "conv":
         if not images:
             raise ParamError("arch=conv needs image data; use arch=mlp for 2D points")
         ch = max(8, hidden // 4)
-        return (ConvGenerator(latent_dim, data_shape, ch, n_classes),
-                ConvDiscriminator(data_shape, ch, n_classes))
-    return (MLPGenerator(latent_dim, data_shape, hidden, n_classes, tanh=images),
-            MLPDiscriminator(data_shape, hidden, n_classes))
+        G, D = ConvGenerator(latent_dim, data_shape, ch, n_classes), ConvDiscriminator(d_shape, ch, n_classes)
+    else:
+        G = MLPGenerator(latent_dim, data_shape, hidden, n_classes, tanh=images)
+        D = MLPDiscriminator(d_shape, hidden, n_classes)
+    if minibatch_std:
+        D = MinibatchStd(D)
+    if pack > 1:
+        D = Packed(D, pack)
+    return G, D

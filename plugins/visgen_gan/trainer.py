@@ -1,6 +1,8 @@
 """One trainer for the whole GAN family: the model id picks the objective."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,7 +35,7 @@ class GANTrainer(Trainer):
         x = data.x * 2 - 1 if self.images else data.x  # tanh range for images
         self.data = BatchSampler(x, data.labels, self.device)
         self.G, self.D = nets.build(p["arch"], data.image_shape, p["latent_dim"], p["hidden"],
-                                    self.n_classes, self.images)
+                                    self.n_classes, self.images, p.get("pack", 1), p.get("minibatch_std", False))
         if p["spectral_norm"]:
             nets.with_spectral_norm(self.D)
         self.G.to(self.device)
@@ -110,6 +112,11 @@ class GANTrainer(Trainer):
 
     def _g_step(self):
         p = self.params
+        k = p.get("unrolled_steps", 0)
+        if k:  # unrolled GAN: G answers the D that k more steps would make of this one...
+            saved = copy.deepcopy(self.D.state_dict()), copy.deepcopy(self.opt_d.state_dict())
+            for _ in range(k):
+                self._d_step()
         z, labels = self.noise(p["batch_size"])
         s_fake = self.D(self.generate(z, labels), self.onehot(labels))
         loss = losses.g_loss(self.kind, s_fake, saturating=p.get("g_loss") == "saturating")
@@ -117,7 +124,14 @@ class GANTrainer(Trainer):
         loss.backward()
         self.opt_g.step()
         self.D.zero_grad(set_to_none=True)  # D's gradients from G's loss must not leak into its next step
+        if k:  # ...then D goes on from where it was: the look-ahead was G's alone
+            self.D.load_state_dict(saved[0])
+            self.opt_d.load_state_dict(saved[1])
         return {"g_loss": loss.item()}
+
+    def _judge_each(self, x, onehot=None):
+        """D's raw output for each sample on its own (a packed or batch-aware D: see ``collapse``)."""
+        return self.D.each(x, onehot) if hasattr(self.D, "each") else self.D(x, onehot)
 
     # -- sampling and metrics ------------------------------------------------------
     @torch.no_grad()
@@ -171,7 +185,7 @@ class GANTrainer(Trainer):
         fake = self.generate(z, labels)
         arrows = fake[:100].clone().requires_grad_(True)
         with torch.enable_grad():  # where G's loss pushes each fake point: -grad_x of g_loss
-            s = self.D(arrows, self.onehot(labels[:100]))
+            s = self._judge_each(arrows, self.onehot(labels[:100]))
             loss = losses.g_loss(self.kind, s, saturating=self.params.get("g_loss") == "saturating")
             (grad,) = torch.autograd.grad(loss, arrows)
         direction = -grad
@@ -195,8 +209,8 @@ class GANTrainer(Trainer):
     def _d_score_averaged(self, x):
         """D's score at x; for a conditional D, averaged over the classes."""
         if not self.conditional:
-            return losses.score(self.kind, self.D(x))
-        scores = [losses.score(self.kind, self.D(x, F.one_hot(torch.full((len(x),), c, device=x.device),
+            return losses.score(self.kind, self._judge_each(x))
+        scores = [losses.score(self.kind, self._judge_each(x, F.one_hot(torch.full((len(x),), c, device=x.device),
                                                                 self.n_classes).float()))
                   for c in range(self.n_classes)]
         return torch.stack(scores).mean(0)
