@@ -113,7 +113,7 @@ def test_layout_is_kept_per_model(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: all(roomy(d) for d in docks.values()), timeout=WAIT)
     docks["kl_dims"].close()
     qtbot.wait(50)  # the column closes up first
-    page.resizeDocks([docks["losses"], docks["latent"]], [700, 250], Qt.Horizontal)
+    page.resizeDocks([docks["losses"], docks["latent"], docks["samples"]], [700, 250, 250], Qt.Horizontal)
     qtbot.waitUntil(lambda: docks["losses"].width() > 600, timeout=WAIT)
     qtbot.wait(50)
     wide = docks["losses"].width()

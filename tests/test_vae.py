@@ -71,7 +71,7 @@ def test_image_views_return_their_snapshot_types(make_run, registry):
     run = make_run(**SMALL)
     run.train(5)
     ids = {v.id for v in run.spec.views_for("images")}
-    assert ids == {"losses", "latent", "decoded", "recon", "samples", "traversal", "kl_dims"}
+    assert ids == {"losses", "latent", "decoded", "recon", "samples", "traversal", "kl_dims", "collapse"}
     seen = _check_views(run, registry, "images")
     assert seen["recon"].images.shape == (64, 8, 8)           # 4 rows of 8 inputs + 8 reconstructions
     assert seen["samples"].images.shape == (64, 8, 8)
@@ -88,7 +88,7 @@ def test_point_views_return_their_snapshot_types(make_run, registry):
     run = make_run("ring8", **SMALL)
     run.train(5)
     ids = {v.id for v in run.spec.views_for("points")}
-    assert ids == {"losses", "latent", "samples2d", "kl_dims"}
+    assert ids == {"losses", "latent", "samples2d", "kl_dims", "collapse"}
     seen = _check_views(run, registry, "points")
     s2d = {p.name: p for p in seen["samples2d"].series}
     assert set(s2d) == {"data", "samples"}

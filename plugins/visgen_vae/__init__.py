@@ -29,8 +29,15 @@ x, y, size. Drag β down and the active dimensions sharpen (their KL grows); set
 press Reset, and four dimensions wake up, each mixing x, y and size (entangled).
 <b>Posterior collapse</b>: on the 8×8 digits, β = 4 makes every dimension collapse within
 about 2,000 steps (KL ≈ 0, every sample the same mean digit): each image carries too few
-nats for a dimension to be worth four times its KL. KL annealing (β rising from 0) is the
-usual cure.</p>
+nats for a dimension to be worth four times its KL.</p>
+<p><b>KL annealing</b> is the usual cure for posterior collapse (Bowman et al. 2016): the KL term
+is weighted by <i>w</i>(<i>t</i>) rising from 0,
+<span class="eq">ℒ = recon + <i>w</i>(<i>t</i>) · β · KL</span>, so the code becomes useful before the
+prior's pull arrives. <code>kl_warmup=linear</code>: <i>w</i> = min(1, <i>t</i> / <i>W</i>);
+<code>cyclical</code> (Fu et al. 2019) repeats the ramp every 2<i>W</i> steps (<i>W</i> =
+<code>warmup_steps</code>). Watch the <b>active units</b> curve: a unit <i>u</i> is active when its
+posterior mean moves with <i>x</i>, Cov<sub><i>x</i></sub>(𝔼<sub><i>q</i></sub>[<i>u</i>|<i>x</i>]) &gt; 0.01
+(Burda et al. 2016), measured on each batch.</p>
 <p><b>How likely is held-out data?</b> The ELBO is a lower bound on log <i>p</i>(<i>x</i>); drawing
 <i>K</i> samples <i>z</i><sub><i>k</i></sub> ~ <i>q</i>(<i>z</i>|<i>x</i>) gives a tighter one, the
 importance-weighted (IWAE) bound:</p>
@@ -56,6 +63,9 @@ VIEWS = [
     ViewDecl("decoded", "image_grid", "Decoded from click", datasets=("images",),
              help="Click a point in the latent space: its decoding shows here and follows the model"),
     ViewDecl("kl_dims", "bars", "KL per latent dimension"),
+    ViewDecl("collapse", "lines", "Active units and KL weight", scalars=("active_units", "kl_weight"),
+             help="Active units: latent dimensions whose posterior mean varies with x (variance over the "
+                  "batch above 0.01, Burda et al.); KL weight: the annealing factor w(t) on beta * KL"),
 ]
 
 PARAMS = [
@@ -68,6 +78,11 @@ PARAMS = [
           help="p(x|z): auto = Bernoulli for images, Gaussian (learned variance) for points"),
     Param("beta", 1.0, min=0.0, max=20.0, live=True, kind_defaults={"shapes": 4.0},
           help="Weight of the KL term (beta-VAE); 4 on shapes, where it disentangles x, y and size"),
+    Param("kl_warmup", "none", type="choice", choices=("none", "linear", "cyclical"), live=True,
+          help="KL annealing against posterior collapse: the KL weight ramps from 0 to 1 over "
+               "warmup_steps (linear), or does so again every 2 x warmup_steps (cyclical)"),
+    Param("warmup_steps", 2000, type="int", min=1, max=1_000_000, live=True, log=True, slider=False,
+          help="Steps of one KL warm-up"),
     Param("iwae_k", 64, type="int", min=1, max=4096, live=True, slider=False,
           help="Samples of z per example in the held-out IWAE bound (1: the ELBO itself)"),
     Param("lr", 1e-3, min=1e-6, max=1.0, live=True, log=True, help="Adam learning rate"),

@@ -50,13 +50,14 @@ class VAE(nn.Module):
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     def loss(self, x, beta: float):
-        """Per-sample means of reconstruction, KL and the beta-weighted objective."""
+        """Per-sample means of the beta-weighted objective, reconstruction and KL, the KL of
+        each latent dimension, and the posterior means mu (for counting active units)."""
         mu, log_var = self.encode(x)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation: z = mu + sigma * eps
         recon = self.recon_nll(x, self.decode(z)).mean()
         kl_dims = self.kl_per_dim(mu, log_var)
         kl = kl_dims.sum()
-        return recon + beta * kl, recon, kl, kl_dims  # beta-VAE: recon + beta * KL (beta = 1: the ELBO)
+        return recon + beta * kl, recon, kl, kl_dims, mu  # beta-VAE: recon + beta * KL (beta = 1: the ELBO)
 
     @staticmethod
     def kl_per_dim(mu, log_var):

@@ -9,11 +9,13 @@ import torch
 from visgen import Bars, ImageGrid, PointSet, Scatter, Trainer, to_numpy
 from visgen.nn import BatchSampler, PCA2D, dequantise, evaluating, set_lr
 
+from .annealing import kl_weight
 from .model import VAE
 
 N_LATENT_POINTS = 2000
 COLLAPSED = 0.01  # nats: a latent dimension with less KL than this carries (almost) nothing about x
 KL_FLOOR = 1.0    # nats: the KL bars' axis never ends lower, so a collapse looks like one
+ACTIVE_COVARIANCE = 0.01  # Burda et al.'s threshold on the variance of a unit's posterior mean
 
 
 class VAETrainer(Trainer):
@@ -54,12 +56,16 @@ class VAETrainer(Trainer):
         x, _ = self.data.batch(self.params["batch_size"])
         if self.dequantised:
             x = dequantise(x)
-        loss, recon, kl, kl_dims = self.model.loss(x, self.params["beta"])
+        p = self.params
+        w = kl_weight(self.step_count, p["kl_warmup"], p["warmup_steps"])  # KL annealing: 1 without it
+        loss, recon, kl, kl_dims, mu = self.model.loss(x, p["beta"] * w)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        # active units (Burda et al. 2016): A_u = Cov_x(E_q[u|x]) > 0.01, over this batch
+        active_units = int((mu.detach().var(0) > ACTIVE_COVARIANCE).sum()) if len(mu) > 1 else 0
         return {"neg_elbo": (recon + kl).item(), "recon": recon.item(), "kl": kl.item(),
-                "active_dims": int((kl_dims > COLLAPSED).sum())}
+                "active_dims": int((kl_dims > COLLAPSED).sum()), "active_units": active_units, "kl_weight": w}
 
     # -- views ------------------------------------------------------------
     def _latent_xy(self, mu: torch.Tensor) -> np.ndarray:
@@ -190,7 +196,7 @@ class VAETrainer(Trainer):
     def summary(self):
         """Negative ELBO on up to 2,000 training points (the runtime reports held-out bounds)."""
         with evaluating(self.model):
-            _, recon, kl, _ = self.model.loss(self.data.x[self.view_idx], 1.0)
+            _, recon, kl, _, _ = self.model.loss(self.data.x[self.view_idx], 1.0)
         return {"train_neg_elbo_nats": (recon + kl).item(), "iwae_k": self.params["iwae_k"]}
 
     # -- the autoencoder protocol (other plugins, e.g. latent diffusion, use these) ---
