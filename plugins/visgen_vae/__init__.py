@@ -1,4 +1,5 @@
-"""The VAE family as a visgen plugin: VAE (MLP or conv) and beta-VAE as one model.
+"""The VAE family as a visgen plugin: VAE (MLP or conv) and beta-VAE as one model, and the
+conditional VAE on the same trainer.
 
 Importing this module is cheap: the trainer (and torch) load when a run is built.
 """
@@ -90,12 +91,39 @@ PARAMS = [
 ]
 
 
+CONDITIONAL = """
+<p><b>Conditional VAE</b> (Sohn et al. 2015): the label <i>y</i> goes into both networks,
+<i>q</i><sub>φ</sub>(<i>z</i>|<i>x</i>, <i>y</i>) and <i>p</i><sub>θ</sub>(<i>x</i>|<i>z</i>, <i>y</i>), and the bound is
+conditional too:</p>
+<p class="eq">log <i>p</i>(<i>x</i>|<i>y</i>) ≥ 𝔼<sub><i>q</i>(<i>z</i>|<i>x</i>,<i>y</i>)</sub>[log <i>p</i>(<i>x</i>|<i>z</i>, <i>y</i>)]
+− <i>D</i><sub>KL</sub>(<i>q</i>(<i>z</i>|<i>x</i>, <i>y</i>) ‖ <i>p</i>(<i>z</i>))</p>
+<p>The class no longer has to be stored in <i>z</i>, so <i>z</i> keeps what the label does not say: the
+<b>style</b> (slant, thickness, size). Watch the latent scatter lose its class clusters, the sample
+grid (one row per class, one <i>z</i> per column: the same style in every class) and the restyle
+grid (a real image's <i>z</i> decoded as every class). To generate a chosen class, pick <i>y</i>:
+<i>x</i> ~ <i>p</i>(<i>x</i>|<i>z</i>, <i>y</i>), <i>z</i> ~ 𝒩(0, <i>I</i>).</p>
+"""
+
+CONDITIONAL_VIEWS = [*VIEWS[:2],
+                     ViewDecl("samples", "image_grid", "Samples: row = class, same z per column", datasets=("images",)),
+                     ViewDecl("restyle", "image_grid", "Same style, every class", datasets=("images",),
+                              help="Each row: a real image, then its code z decoded with every class label"),
+                     *[v for v in VIEWS[2:] if v.id != "samples"]]
+
+
 @hookimpl
 def visgen_register_models():
-    """The VAE model."""
+    """The VAE and the conditional VAE."""
     return [ModelSpec(
         id="vae", family="VAE", title="Variational autoencoder (β-VAE)",
         summary="Encoder q(z|x), decoder p(x|z), trained on the ELBO; beta weights the KL term.",
         trainer="visgen_vae.trainer:VAETrainer", params=PARAMS, views=VIEWS,
         data_kinds=("points", "images"), default_dataset="digits", theory=THEORY,
+    ), ModelSpec(
+        id="cvae", family="VAE", title="Conditional VAE",
+        summary="The label goes into encoder and decoder: z keeps the style, y picks the class.",
+        trainer="visgen_vae.trainer:VAETrainer",
+        params=[*PARAMS, Param("conditional", True, type="bool", help="Condition on labels (the model id's point)")],
+        views=CONDITIONAL_VIEWS, data_kinds=("points", "images"), default_dataset="digits",
+        theory=CONDITIONAL + THEORY,
     )]

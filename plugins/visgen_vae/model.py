@@ -14,47 +14,59 @@ from visgen.nn import MLP, ConvDecoder, ConvEncoder
 
 
 class VAE(nn.Module):
-    """q(z|x) = N(mu, sigma^2) from the encoder; p(x|z) Bernoulli (logits) or Gaussian."""
+    """q(z|x) = N(mu, sigma^2) from the encoder; p(x|z) Bernoulli (logits) or Gaussian.
+
+    With ``n_classes`` it is a conditional VAE: q(z|x, y) and p(x|z, y), the one-hot label y
+    beside x in the encoder (extra channels for convs) and beside z in the decoder; every
+    method then takes ``y``."""
 
     def __init__(self, data_shape: tuple, latent_dim: int, hidden: int, arch: str, likelihood: str,
-                 data_var: Optional[torch.Tensor] = None):
+                 data_var: Optional[torch.Tensor] = None, n_classes: int = 0):
         super().__init__()
         self.data_shape, self.latent_dim, self.likelihood = tuple(data_shape), latent_dim, likelihood
+        self.arch, self.n_classes = arch, n_classes
         dim = math.prod(data_shape)
         if arch == "conv":
             if len(data_shape) != 3:
                 raise ParamError("arch=conv needs image data; use arch=mlp for 2D points")
             ch = max(8, hidden // 8)
-            self.encoder = ConvEncoder(data_shape, 2 * latent_dim, channels=ch)
-            self.decoder = ConvDecoder(latent_dim, data_shape, channels=ch)
+            c, h, w = data_shape
+            self.encoder = ConvEncoder((c + n_classes, h, w), 2 * latent_dim, channels=ch)
+            self.decoder = ConvDecoder(latent_dim + n_classes, data_shape, channels=ch)
         else:
-            self.encoder = nn.Sequential(nn.Flatten(), MLP(dim, 2 * latent_dim, hidden))
-            self.decoder = nn.Sequential(MLP(latent_dim, dim, hidden), nn.Unflatten(1, data_shape))
+            # (Flatten first, a no-op on the flat input: the layer names of saved runs stay as they were)
+            self.encoder = nn.Sequential(nn.Flatten(), MLP(dim + n_classes, 2 * latent_dim, hidden))
+            self.decoder = nn.Sequential(MLP(latent_dim + n_classes, dim, hidden), nn.Unflatten(1, data_shape))
         # Gaussian decoder: one learned log-variance per data dimension, starting at the data's
         # own variance (the best decoder that ignores z): Adam moves a log-variance by about
         # lr per step, so from 0 it would take thousands of steps to reach a pixel's 1e-3.
         start = torch.zeros(data_shape) if data_var is None else torch.log(data_var.float())
         self.log_var_x = nn.Parameter(start) if likelihood == "gaussian" else None
 
-    def encode(self, x):
-        mu, log_var = self.encoder(x).chunk(2, dim=1)
+    def encode(self, x, y=None):
+        """(mu, log sigma^2) of q(z|x), or of q(z|x, y) given the one-hot label ``y``."""
+        if self.arch == "conv":
+            h = x if y is None else torch.cat([x, y[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+        else:
+            h = x.flatten(1) if y is None else torch.cat([x.flatten(1), y], 1)
+        mu, log_var = self.encoder(h).chunk(2, dim=1)
         return mu, log_var.clamp(-12, 8)
 
-    def decode(self, z):
-        """Decoder output: Bernoulli logits or Gaussian means."""
-        return self.decoder(z)
+    def decode(self, z, y=None):
+        """Decoder output: Bernoulli logits or Gaussian means of p(x|z) (or p(x|z, y))."""
+        return self.decoder(z if y is None else torch.cat([z, y], 1))
 
-    def mean(self, z):
-        """E[x|z] in data space."""
-        out = self.decode(z)
+    def mean(self, z, y=None):
+        """E[x|z] (or E[x|z, y]) in data space."""
+        out = self.decode(z, y)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
-    def loss(self, x, beta: float):
+    def loss(self, x, beta: float, y=None):
         """Per-sample means of the beta-weighted objective, reconstruction and KL, the KL of
         each latent dimension, and the posterior means mu (for counting active units)."""
-        mu, log_var = self.encode(x)
+        mu, log_var = self.encode(x, y)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # reparameterisation: z = mu + sigma * eps
-        recon = self.recon_nll(x, self.decode(z)).mean()
+        recon = self.recon_nll(x, self.decode(z, y)).mean()
         kl_dims = self.kl_per_dim(mu, log_var)
         kl = kl_dims.sum()
         return recon + beta * kl, recon, kl, kl_dims, mu  # beta-VAE: recon + beta * KL (beta = 1: the ELBO)
