@@ -8,7 +8,7 @@ from .core.coverage import mode_coverage
 from .core.errors import (CheckpointError, DataError, ParamError, PluginError, UnknownNameError,
                           VisgenError)
 from .core.hookspecs import hookimpl, hookspec
-from .core.imaging import chw_to_hwc, tile
+from .core.imaging import PALETTE, chw_to_hwc, class_color, tile
 from .core.params import Param
 from .core.snapshots import (Bars, Curves, Field2D, FrameSequence, Histogram,
                              HistogramSeries, ImageGrid, PointSet, Scatter, Snapshot,
@@ -40,7 +40,7 @@ __all__ = [
     "hookimpl", "hookspec", "Param", "ModelSpec", "DatasetSpec", "ViewDecl", "ViewKind",
     "Dataset", "Mixture", "Snapshot", "Scatter", "PointSet", "Vectors", "Histogram",
     "HistogramSeries", "ImageGrid", "FrameSequence", "Field2D", "Bars", "Curves",
-    "mode_coverage", "tile", "chw_to_hwc", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
+    "mode_coverage", "tile", "chw_to_hwc", "class_color", "PALETTE", "VisgenError", "DataError", "ParamError", "CheckpointError", "UnknownNameError",
     "PluginError", "ViewProblem",
     *_LAZY,
 ]

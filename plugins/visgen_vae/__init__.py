@@ -111,9 +111,56 @@ CONDITIONAL_VIEWS = [*VIEWS[:2],
                      *[v for v in VIEWS[2:] if v.id != "samples"]]
 
 
+VQ_THEORY = """
+<p><b>VQ-VAE</b> (van den Oord et al. 2017): a cure for the VAE's blur. The encoder gives a vector
+<i>z</i><sub><i>e</i></sub>(<i>x</i>) at each position of a small grid; each is replaced by its nearest
+codebook vector,</p>
+<p class="eq"><i>z</i><sub><i>q</i></sub> = <i>e</i><sub><i>k</i></sub>, &nbsp; <i>k</i> = argmin<sub><i>j</i></sub>
+‖<i>z</i><sub><i>e</i></sub> − <i>e</i><sub><i>j</i></sub>‖</p>
+<p>and the decoder sees only <i>z</i><sub><i>q</i></sub>: a discrete code, no noise added to <i>z</i>, no KL
+pulling codes together. argmin has no gradient, so the <b>straight-through estimator</b> copies the
+decoder's gradient from <i>z</i><sub><i>q</i></sub> to <i>z</i><sub><i>e</i></sub>. The loss, with sg the stop-gradient:</p>
+<p class="eq">ℒ = −log <i>p</i>(<i>x</i>|<i>z</i><sub><i>q</i></sub>) + ‖sg[<i>z</i><sub><i>e</i></sub>] − <i>e</i>‖²
++ β ‖<i>z</i><sub><i>e</i></sub> − sg[<i>e</i>]‖²</p>
+<p>The middle (codebook) term moves the codes towards the encoder's outputs; with
+<code>codebook=ema</code> the codes follow the running mean of the vectors assigned to them instead. The
+last (commitment, β = <code>commitment</code>) keeps the encoder near its codes. Watch the <b>usage</b>
+histogram and the <b>perplexity</b> (exp of the entropy of the codes chosen: how many are really used).
+Codes nobody picks are <b>dead</b>; <code>dead_restart</code> moves them onto recent encoder outputs.</p>
+<p>Sampling needs a prior over the codes (in the paper a PixelCNN over the code grid). None is
+fitted here yet: the sample view decodes codes drawn uniformly at random and says so; they show
+what the decoder makes of arbitrary codes, not samples of the data.</p>
+"""
+
+VQ_VIEWS = [
+    ViewDecl("losses", "lines", "Losses", scalars=("recon", "commitment", "codebook_loss")),
+    ViewDecl("perplexity", "lines", "Codebook perplexity and dead codes", scalars=("perplexity", "dead_codes"),
+             help="Perplexity: exp of the entropy of the codes chosen in a batch (how many codes are in use); "
+                  "dead: codes chosen by no batch for 200 steps"),
+    ViewDecl("usage", "bars", "Codebook usage"),
+    ViewDecl("recon", "image_grid", "Input vs reconstruction", datasets=("images",)),
+    ViewDecl("code_map", "image_grid", "Code map of an image", datasets=("images",)),
+    ViewDecl("samples", "image_grid", "Uniform random codes (no prior yet)", datasets=("images",)),
+    ViewDecl("points", "scatter", "Data, reconstructions and decoded codes", datasets=("points",)),
+]
+
+VQ_PARAMS = [
+    Param("codes", 64, type="int", min=2, max=4096, help="Codebook size K"),
+    Param("code_dim", 16, type="int", min=1, max=512, help="Length of each code vector"),
+    Param("hidden", 128, type="int", min=8, max=4096, help="Width of the MLP / conv channels x4"),
+    Param("codebook", "ema", type="choice", choices=("ema", "loss"),
+          help="Codebook update: running means of the assigned vectors (ema) or the codebook loss"),
+    Param("commitment", 0.25, min=0.0, max=10.0, live=True, help="Commitment weight beta (0.25 as published)"),
+    Param("dead_restart", False, type="bool", live=True,
+          help="Move codes unused for 200 steps onto recent encoder outputs"),
+    Param("lr", 1e-3, min=1e-6, max=1.0, live=True, log=True, help="Adam learning rate"),
+    Param("batch_size", 128, type="int", min=1, max=8192, help="Samples per step"),
+]
+
+
 @hookimpl
 def visgen_register_models():
-    """The VAE and the conditional VAE."""
+    """The VAE, the conditional VAE and the VQ-VAE."""
     return [ModelSpec(
         id="vae", family="VAE", title="Variational autoencoder (β-VAE)",
         summary="Encoder q(z|x), decoder p(x|z), trained on the ELBO; beta weights the KL term.",
@@ -126,4 +173,9 @@ def visgen_register_models():
         params=[*PARAMS, Param("conditional", True, type="bool", help="Condition on labels (the model id's point)")],
         views=CONDITIONAL_VIEWS, data_kinds=("points", "images"), default_dataset="digits",
         theory=CONDITIONAL + THEORY,
+    ), ModelSpec(
+        id="vqvae", family="VAE", title="VQ-VAE (vector-quantised)",
+        summary="A discrete code: each encoder vector replaced by its nearest codebook entry.",
+        trainer="visgen_vae.vq_trainer:VQVAETrainer", params=VQ_PARAMS, views=VQ_VIEWS,
+        data_kinds=("points", "images"), default_dataset="digits", theory=VQ_THEORY,
     )]
