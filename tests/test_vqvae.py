@@ -98,3 +98,16 @@ def test_image_views_code_map_and_honest_samples():
     samples = run.trainer.snapshot("samples")
     assert samples.images.shape == (64, 8, 8) and "no prior" in samples.title
     assert run.trainer.likelihood is None and "prior" in run.trainer.no_likelihood_why
+
+
+def test_a_loaded_run_does_not_restart_its_whole_codebook(tmp_path):
+    run = make("ring8", dead_restart=True)
+    run.train(300)
+    path = tmp_path / "c.pt"
+    run.save_checkpoint(path).result()
+    again = make("ring8", dead_restart=True)
+    again.load_checkpoint(path).result()
+    before = again.trainer.model.vq.codebook.clone()
+    again.train(1)
+    assert again.trainer.restarted == 0
+    assert torch.allclose(again.trainer.model.vq.codebook, before, atol=0.5)

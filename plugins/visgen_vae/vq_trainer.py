@@ -31,7 +31,9 @@ class VQVAETrainer(Trainer):
         self.data = BatchSampler(data.x, data.labels, self.device)
         gen = torch.Generator().manual_seed(ctx.seed)
         self.view_idx = torch.randperm(len(data), generator=gen)[:N_VIEW].to(self.device)
-        self.last_used = torch.zeros(p["codes"], dtype=torch.long, device=self.device)  # step each code was last chosen
+        # the step each code was last chosen; set at the first step, which after loading a
+        # checkpoint is not step 0 (else every code would look dead at once and be restarted)
+        self.last_used = None
         self.restarted = 0
 
     def set_params(self, changed):
@@ -55,6 +57,8 @@ class VQVAETrainer(Trainer):
         loss.backward()
         self.opt.step()
         used = torch.bincount(idx.flatten(), minlength=p["codes"])
+        if self.last_used is None:
+            self.last_used = torch.full((p["codes"],), self.step_count, dtype=torch.long, device=self.device)
         self.last_used[used > 0] = self.step_count
         dead = self.step_count - self.last_used >= USAGE_WINDOW
         if p["dead_restart"] and dead.any():
