@@ -197,3 +197,16 @@ def test_list_json_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert "vae" in {m["id"] for m in info["models"]}
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`visgen list --json | head -3`: the pipe closes under visgen; it ends quietly (141)."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "visgen", "list", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "Error" not in err, err

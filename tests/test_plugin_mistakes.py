@@ -308,3 +308,48 @@ def test_trace_line_format():
     assert trace.format_line("x", "step", 0.5, "text").endswith("500.00 ms -> 1 result")
     assert trace.format_line("x", "step", 0, error=KeyError("k")).endswith("-> raised KeyError")
     assert [trace.count(r) for r in (None, [], [1, 2], {"a": 1}, 3, "ab")] == [0, 0, 2, 1, 1, 1]
+
+
+# -- (f) visgen list shows what each plugin provides ---------------------------------------------
+EMPTY = '''
+from visgen import hookimpl
+
+@hookimpl
+def visgen_register_models():
+    return []
+'''
+
+
+def test_cli_list_marks_a_plugin_that_provides_nothing_and_keeps_long_ids_in_columns(fake_dist):
+    fake_dist.add("empty", "empty", EMPTY)
+    long_id = "a-rather-long-model-identifier"
+    fake_dist.add("toy-good", "good", GOOD, model=long_id)
+    proc = run_cli(fake_dist, "list")
+    assert proc.returncode == 0, proc.stderr
+    plugins = proc.stdout.split("Plugins:\n", 1)[1].splitlines()
+    empty = next(line for line in plugins if line.startswith("  empty ("))
+    assert "PROVIDES NOTHING" in empty
+    assert any(line.startswith("  vae (") and "models: vae, cvae, vqvae" in line for line in plugins)
+    assert any(line.startswith("  visgen.datasets (") and "datasets: ring8" in line for line in plugins)
+    models = proc.stdout.split("Models:\n", 1)[1].split("Datasets:\n", 1)[0].splitlines()
+    starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in models}
+    assert len(starts) == 1, models  # the family column starts at one place, the long id included
+    assert any(line.startswith(f"  {long_id} ") for line in models)
+
+
+def test_cli_list_json_declares_views_and_params_whole(fake_dist):
+    fake_dist.add("empty", "empty", EMPTY)
+    proc = run_cli(fake_dist, "list", "--json")
+    info = json.loads(proc.stdout)
+    vae = next(m for m in info["models"] if m["id"] == "vae")
+    kl = next(v for v in vae["views"] if v["id"] == "kl_dims")
+    assert kl["kind"] == "bars" and kl["title"] == "KL per latent dimension"
+    losses = next(v for v in vae["views"] if v["id"] == "losses")
+    assert losses["scalars"] == ["neg_elbo", "recon", "kl"]
+    likelihood = next(p for p in vae["params"] if p["name"] == "likelihood")
+    assert likelihood["choices"] == ["auto", "bernoulli", "gaussian"]
+    lr = next(p for p in vae["params"] if p["name"] == "lr")
+    assert (lr["min"], lr["max"], lr["log"], lr["live"]) == (1e-6, 1.0, True, True)
+    plugins = {p["name"]: p for p in info["plugins"]}
+    assert plugins["empty"]["ok"] and plugins["empty"]["models"] == plugins["empty"]["datasets"] == []
+    assert "bars" in plugins["visgen.views"]["view_kinds"]

@@ -8,7 +8,7 @@
 
 User mistakes (unknown names, bad values, bad data files) exit with status 2
 and one line on stderr; a model that crashes exits with status 1, one that
-diverges with 3, Ctrl-C with 130.
+diverges with 3, Ctrl-C with 130, a closed output pipe with 141.
 """
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class _Parser(argparse.ArgumentParser):
 #: (2**31 - 1 ms, about 24.8 days); a longer wait would overflow, not wait.
 MAX_QUIT_AFTER = (2**31 - 1) / 1000
 
+
+#: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
+EXIT_BROKEN_PIPE = 141
 
 #: Longest --budget: a day of sampling per run is already more than any comparison needs.
 MAX_BUDGET = 86_400.0
@@ -171,6 +174,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("visgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `visgen list --json | head`: the reader has gone, nothing is wrong here
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so exit's flush cannot fail again
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

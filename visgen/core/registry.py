@@ -48,10 +48,18 @@ class PluginInfo:
     error: Optional[str] = None
     detail: str = ""
     models: list = field(default_factory=list)
+    datasets: list = field(default_factory=list)
+    views: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def provides(self) -> list:
+        """``["models: a, b", "datasets: c", ...]`` for what it registered; [] for nothing."""
+        return [f"{what}: {', '.join(names)}" for what, names in
+                (("models", self.models), ("datasets", self.datasets), ("view kinds", self.views)) if names]
 
 
 class Registry:
@@ -161,6 +169,8 @@ class Registry:
             self.models[m.id] = m
             self.model_plugin[m.id] = info.name
         info.models = [m.id for m in models]
+        info.datasets = [d.name for d in datasets]
+        info.views = [v.name for v in views]
         self.datasets.update({d.name: d for d in datasets})
         self.view_kinds.update({v.name: v for v in views})
 
