@@ -180,3 +180,10 @@ def test_images_show_the_samples_nearest_a_training_image_above_it(window, qtbot
     assert len(heights) == 10 and sum(heights) == pytest.approx(1.0)
     assert list(heights) == pytest.approx(measured.row["class_histogram"])
     assert measured.row["class_names"] == [str(k) for k in range(10)]
+
+
+def test_the_families_preset_on_data_it_cannot_use_says_so_in_one_line(window, qtbot):
+    window.panel.select_model("vae")
+    window.panel.select_dataset("csv")  # needs a path, and none is given
+    window.families_action.trigger()
+    assert window.runs == [] and window.statusBar().currentMessage().startswith("error: Compare the families:")

@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.compare_action = compare.addAction("Compare runs…", self.open_compare)
         self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.compare_action.setToolTip("Measure runs on one data set side by side: table, samples, triangle")
-        self.families_action = compare.addAction("Compare the families", lambda: self.compare_families())
+        self.families_action = compare.addAction("Compare the families", self._compare_families_clicked)
         self.families_action.setToolTip("Train one run of each family (VAE, GAN, diffusion, flow, PixelCNN) on the "
                                         "data chosen under New run, a few minutes on a 2-core CPU, then measure them")
         self.one_view_menu = compare.addMenu("One view of every run")
@@ -348,15 +348,25 @@ class MainWindow(QMainWindow):
         from ..core.families import family_runs
 
         name = dataset or self.panel.dataset_box.currentData() or "ring8"
+        path = None if dataset else (self.panel.path_edit.text().strip() or None)
         plan = family_runs(self.registry, name)
         if not plan:
             raise VisgenError(f"no family model trains on {name}")
+        ok, why = self.registry.dataset(name).available(path)
+        if not ok:  # say it once here, not in five failing runs
+            raise VisgenError(f"{name}: {why}")
         seed = self.panel.seed_box.value()
-        runs = [self.new_run(model, name, max_steps=steps, seed=seed) for model, steps in plan]
+        runs = [self.new_run(model, name, max_steps=steps, seed=seed, dataset_path=path) for model, steps in plan]
         for run in runs:
             run.start()
         self.open_compare().measure_when_finished(runs)
         return runs
+
+    def _compare_families_clicked(self) -> None:
+        try:
+            self.compare_families()
+        except VisgenError as exc:  # data that is unavailable, or that no family trains on: one line
+            self._show_file_result(f"Compare the families: {exc}", True)
 
     def _fill_one_view_menu(self) -> None:
         self.one_view_menu.clear()
