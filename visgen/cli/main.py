@@ -39,15 +39,24 @@ EXIT_BROKEN_PIPE = 141
 MAX_BUDGET = 86_400.0
 
 
-def _budget(text: str) -> float:
-    """``--budget``: a finite number of seconds in (0, MAX_BUDGET]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= MAX_BUDGET:  # False for NaN too
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds in (0, {int(MAX_BUDGET):,}]")
-    return value
+def _seconds_up_to(most: float, zero_ok: bool):
+    """An argparse type: a finite number of seconds up to ``most``, above 0 or from 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not (0 <= value if zero_ok else 0 < value) or not value <= most:  # False for NaN too
+            raise argparse.ArgumentTypeError(f"{text} is not a number of seconds in "
+                                             f"{'[' if zero_ok else '('}0, {int(most):,}]")
+        return value
+    return parse
+
+
+#: ``--budget``: seconds of sampling per run, above 0.
+_budget = _seconds_up_to(MAX_BUDGET, zero_ok=False)
+#: ``--quit-after``: seconds before the window closes, 0 allowed.
+_seconds = _seconds_up_to(MAX_QUIT_AFTER, zero_ok=True)
 
 
 def _seed(text: str) -> int:
@@ -60,17 +69,6 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"{text} is not in [0, 2**63 - 1]")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """``--quit-after``: a finite number of seconds in [0, MAX_QUIT_AFTER]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= MAX_QUIT_AFTER:  # False for NaN too
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds in [0, {int(MAX_QUIT_AFTER):,}]")
     return value
 
 

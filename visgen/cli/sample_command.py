@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..core import runfiles as rf
+from ..core.atomic import replace_atomically
 from ..core.errors import VisgenError
 from ..core.evaluation import sample_within, time_sampling
 from ..composition import load_run
@@ -91,16 +92,9 @@ def check_size(out: Path, n: int, dataset) -> None:
 
 
 def write_atomically(out: Path, write) -> None:
-    """``write(tmp)`` to a temporary file beside ``out``, then rename it to ``out`` in one step:
-    a failure or a kill leaves the old file (or none), never half of one."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    """``write(tmp)``, then ``out`` replaced whole (``visgen.core.atomic``); a failure is one
+    line naming ``--out``."""
     try:
-        write(tmp)
-        os.replace(tmp, out)
+        replace_atomically(out, write)
     except OSError as exc:
         raise VisgenError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)  # gone already once renamed
-        except OSError:
-            pass

@@ -27,7 +27,6 @@ import math
 import os
 import pickle
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from ..core.atomic import replace_atomically
 
 CODE_VERSION = 1   # bump when the network, its training or the split changes
 SEED = 0
@@ -134,15 +135,7 @@ def data_key(x: np.ndarray, labels: np.ndarray, tag: str) -> str:
 def save_atomically(path: Path, obj: dict) -> None:
     """Write to a temporary file and rename: two processes training at once never leave half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_cached(path: Path, net: nn.Module) -> Optional[tuple]:

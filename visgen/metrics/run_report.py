@@ -178,7 +178,7 @@ def live_summary(run) -> dict:
     kind = getattr(trainer, "likelihood", None) if trainer is not None else None
     if kind:
         out["likelihood"] = kind
-        steps, values = run.scalars.series(["heldout_bits_per_dim"]).get("heldout_bits_per_dim", ((), ()))
+        _, values = run.scalars.series(["heldout_bits_per_dim"]).get("heldout_bits_per_dim", ((), ()))
         if len(values):
             out["bits_per_dim"] = float(values[-1])
     return out

@@ -9,7 +9,6 @@ The table exports as CSV, the whole window as PNG.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTableWidget, QTabWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ...core.atomic import replace_atomically
 from ...core.errors import VisgenError
 from ...metrics.run_report import MAX_N, MEANING, columns, format_cell, row_label, triangle_scores, write_csv
 from .class_histograms import ClassHistograms
@@ -321,6 +321,10 @@ class CompareWindow(QWidget):
         self._tick()
 
     # -- showing ---------------------------------------------------------------------------------
+    def _reference(self):
+        """Held-out real data's row: the same whichever run measured it (None before any)."""
+        return next((m.reference for _, m, _ in self.results if m.reference), None)
+
     def _label(self, c: Candidate, row: dict) -> str:
         return c.label if c.run is not None else row_label(row)
 
@@ -329,7 +333,7 @@ class CompareWindow(QWidget):
         rows = [m.row for _, m, _ in self.results]
         kind = rows[0]["kind"] if rows else "points"
         cols = columns(kind)
-        reference = next((m.reference for _, m, _ in self.results if m.reference), None)
+        reference = self._reference()
         self.table.clear()
         self.table.setColumnCount(2 + len(cols))
         for j, (key, head) in enumerate([("run", "run"), ("step", "step")] + [(k, h) for k, h, _ in cols]):
@@ -409,7 +413,7 @@ class CompareWindow(QWidget):
         return ""
 
     def _mark_stale(self) -> None:
-        offset = 1 if any(m.reference for _, m, _ in self.results) else 0
+        offset = 1 if self._reference() else 0
         stale = []
         for i, (c, m, generation) in enumerate(self.results):
             why = self._staleness(c, m.row, generation)
@@ -448,7 +452,7 @@ class CompareWindow(QWidget):
     # -- export ------------------------------------------------------------------------------------
     def table_rows(self) -> list:
         """The rows as exported: held-out real data first, then one per run."""
-        reference = next((m.reference for _, m, _ in self.results if m.reference), None)
+        reference = self._reference()
         return ([reference] if reference else []) + [m.row for _, m, _ in self.results]
 
     def export_csv(self, path: Optional[str] = None) -> Optional[str]:
@@ -457,12 +461,9 @@ class CompareWindow(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export the table", "comparison.csv", "CSV (*.csv)")
             if not path:
                 return None
-        tmp = f"{path}.tmp"
         try:
-            write_csv(tmp, self.table_rows())
-            os.replace(tmp, path)  # a failed write leaves no half file under the name asked for
+            replace_atomically(path, lambda tmp: write_csv(tmp, self.table_rows()))
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             self.status.setText(f"{path}: cannot be written ({exc.strerror or exc})")
             return None
         self.status.setText(f"wrote {path}")
